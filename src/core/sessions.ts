@@ -1,0 +1,287 @@
+/**
+ * @module The session manager: establish, validate (the hot path), touch, update, end, list, sweep.
+ * It holds the rules; the store holds the state and makes each step atomic.
+ */
+import { type Clock, systemClock } from './clock.ts'
+import { ParleyError } from './errors.ts'
+import { resolvePolicy, type SessionPolicy } from './policy.ts'
+import {
+  type ActionContext,
+  type AuditEvent,
+  type AuthContext,
+  type EndReason,
+  expiresAt,
+  expiryReason,
+  type Session,
+  type SessionRecord,
+  toSession,
+} from './session.ts'
+import type { EventQuery, SessionStore } from './store.ts'
+import { isWellFormedId, issueToken, parseToken, secretMatches } from './token.ts'
+
+export interface CreateSessionInput {
+  principal: string
+  auth?: Partial<AuthContext>
+  ip?: string | null
+  userAgent?: string | null
+  data?: Record<string, unknown>
+  /** Shorter (or, for a trusted back end, longer) timeouts for this session than the policy's. */
+  idleTimeoutMs?: number
+  absoluteTimeoutMs?: number
+  actor?: string | null
+}
+
+export interface ValidateOptions {
+  /** Slide the idle expiry when the last touch is older than the touch interval. Default true. */
+  touch?: boolean
+  ip?: string | null
+  userAgent?: string | null
+}
+
+export interface SessionsOptions {
+  store: SessionStore
+  clock?: Clock
+  policy?: Partial<SessionPolicy>
+}
+
+export interface EndResult {
+  session: Session
+  /** False when the session had already ended: its first reason stands. */
+  ended: boolean
+}
+
+const MAX_PRINCIPAL = 256
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+export function checkPrincipal(principal: unknown): string {
+  if (typeof principal !== 'string' || principal.length === 0 || principal.length > MAX_PRINCIPAL) {
+    throw new ParleyError('ERR_VALIDATION', `principal must be a string of 1 to ${MAX_PRINCIPAL} characters`)
+  }
+  if (CONTROL.test(principal)) {
+    throw new ParleyError('ERR_VALIDATION', 'principal must not contain control characters')
+  }
+  return principal
+}
+
+function invalid(): ParleyError {
+  return new ParleyError('ERR_SESSION_INVALID')
+}
+
+function endedError(reason: EndReason | null): ParleyError {
+  return new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason } })
+}
+
+/**
+ * The session manager.
+ *
+ * @example
+ * const sessions = new Sessions({ store: new MemoryStore() })
+ * const { token } = await sessions.create({ principal: 'user-42', ip: '203.0.113.9' })
+ * const session = await sessions.validate(token) // throws ParleyError when not valid
+ */
+export class Sessions {
+  readonly store: SessionStore
+  readonly clock: Clock
+  readonly policy: SessionPolicy
+
+  constructor(options: SessionsOptions) {
+    this.store = options.store
+    this.clock = options.clock ?? systemClock
+    this.policy = resolvePolicy(options.policy)
+  }
+
+  /** Establishes a session and returns it with its token; the token is shown once, never stored. */
+  async create(input: CreateSessionInput): Promise<{ session: Session; token: string; ended: Session[] }> {
+    const principal = checkPrincipal(input.principal)
+    const now = this.clock.now()
+    const idle = input.idleTimeoutMs ?? this.policy.idleTimeoutMs
+    const absolute = input.absoluteTimeoutMs ?? this.policy.absoluteTimeoutMs
+    if (!Number.isInteger(idle) || idle < 1000 || !Number.isInteger(absolute) || absolute < idle) {
+      throw new ParleyError('ERR_VALIDATION', 'timeouts must be whole ms, idle >= 1000 and idle <= absolute')
+    }
+    const data = input.data ?? {}
+    this.checkData(data)
+    const issued = issueToken('session')
+    const absoluteExpiresAt = now + absolute
+    const record: SessionRecord = {
+      id: issued.id,
+      secretHash: issued.secretHash,
+      principal,
+      state: 'active',
+      createdAt: now,
+      lastSeenAt: now,
+      idleTimeoutMs: idle,
+      idleExpiresAt: Math.min(now + idle, absoluteExpiresAt),
+      absoluteExpiresAt,
+      endedAt: null,
+      endReason: null,
+      auth: {
+        factors: input.auth?.factors ?? [],
+        level: input.auth?.level ?? 0,
+        authenticatedAt: input.auth?.authenticatedAt ?? now,
+      },
+      client: { ip: input.ip ?? null, userAgent: input.userAgent ?? null },
+      data,
+      version: 1,
+    }
+    const result = await this.store.create({
+      record,
+      maxPerPrincipal: this.policy.maxSessionsPerPrincipal,
+      onLimit: this.policy.onLimit,
+      context: { at: now, actor: input.actor ?? null, ip: record.client.ip, userAgent: record.client.userAgent },
+    })
+    return { session: toSession(record), token: issued.token, ended: result.ended.map(toSession) }
+  }
+
+  /**
+   * The hot path: is this token a live session? Returns the session, or throws
+   * ERR_SESSION_INVALID (malformed, unknown id or wrong secret: one code for all, SEC-03),
+   * ERR_SESSION_ENDED (with `details.reason`) or ERR_STORE_UNAVAILABLE (fail closed, SEC-56).
+   */
+  async validate(token: unknown, options: ValidateOptions = {}): Promise<Session> {
+    const parsed = parseToken('session', token)
+    if (parsed === null) {
+      secretMatches(null, typeof token === 'string' ? token.slice(0, 64) : '')
+      throw invalid()
+    }
+    const record = await this.store.get(parsed.id)
+    if (!secretMatches(record?.secretHash, parsed.secret) || record === null) throw invalid()
+    return this.check(record, options)
+  }
+
+  /** Returns the session with this id, ending it first if it expired. Throws ERR_SESSION_NOT_FOUND. */
+  async get(id: string): Promise<Session> {
+    const record = isWellFormedId(id) ? await this.store.get(id) : null
+    if (record === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    if (record.state === 'active' && this.clock.now() >= expiresAt(record)) {
+      return (await this.expire(record)).session
+    }
+    return toSession(record)
+  }
+
+  /** Marks activity on a session by id (as validate does, but without a token). */
+  async touch(id: string, options: Omit<ValidateOptions, 'touch'> = {}): Promise<Session> {
+    const record = isWellFormedId(id) ? await this.store.get(id) : null
+    if (record === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    return this.check(record, { ...options, touch: true }, true)
+  }
+
+  /** Replaces the data (and optionally the auth context) when `expectedVersion` still holds. */
+  async update(
+    id: string,
+    expectedVersion: number,
+    patch: { data?: Record<string, unknown>; auth?: AuthContext },
+    context: Omit<ActionContext, 'at'> = {},
+  ): Promise<Session> {
+    if (!isWellFormedId(id)) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    if (patch.data !== undefined) this.checkData(patch.data)
+    const record = await this.store.get(id)
+    if (record === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    if (record.state === 'active' && this.clock.now() >= expiresAt(record)) {
+      await this.expire(record)
+      throw endedError(expiryReason(record))
+    }
+    const updated = await this.store.update(id, expectedVersion, patch, { ...context, at: this.clock.now() })
+    return toSession(updated)
+  }
+
+  /** Ends a session with a reason. Ending an ended session changes nothing and says so. */
+  async end(id: string, reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<EndResult> {
+    if (!isWellFormedId(id)) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    const ended = await this.store.end(id, reason, { ...context, at: this.clock.now() })
+    if (ended !== null) return { session: toSession(ended), ended: true }
+    const record = await this.store.get(id)
+    if (record === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    return { session: toSession(record), ended: false }
+  }
+
+  /** Ends every session of a principal (or every other one, with `exceptId`). */
+  async endByPrincipal(
+    principal: string,
+    reason: EndReason,
+    context: Omit<ActionContext, 'at'> = {},
+    exceptId?: string,
+  ): Promise<Session[]> {
+    checkPrincipal(principal)
+    const ended = await this.store.endByPrincipal(principal, reason, { ...context, at: this.clock.now() }, exceptId)
+    return ended.map(toSession)
+  }
+
+  /** Ends every active session in the store (an administrator's last resort, SEC-17). */
+  endAll(reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<number> {
+    return this.store.endAll(reason, { ...context, at: this.clock.now() })
+  }
+
+  /** Active, unexpired sessions of a principal, most recently used first. */
+  async list(principal: string): Promise<Session[]> {
+    checkPrincipal(principal)
+    const now = this.clock.now()
+    const records = await this.store.listByPrincipal(principal)
+    return records.filter((r) => now < expiresAt(r)).map(toSession)
+  }
+
+  /** The audit trail of a session or a principal, oldest first. */
+  events(query: EventQuery): Promise<AuditEvent[]> {
+    if (query.principal !== undefined) checkPrincipal(query.principal)
+    return this.store.events(query)
+  }
+
+  /**
+   * Ends every expired session with its timeout reason and purges what passed retention.
+   * Run it on a timer; validation refuses expired sessions without waiting for it (SEC-13).
+   */
+  async sweep(batch = 500): Promise<{ ended: number; purged: number }> {
+    const now = this.clock.now()
+    let ended = 0
+    for (;;) {
+      const done = await this.store.sweep(now, batch)
+      ended += done.length
+      if (done.length < batch) break
+    }
+    let purged = 0
+    for (;;) {
+      const n = await this.store.purge(now - this.policy.retentionMs, batch)
+      purged += n
+      if (n < batch) break
+    }
+    return { ended, purged }
+  }
+
+  private async check(record: SessionRecord, options: ValidateOptions, forceTouch = false): Promise<Session> {
+    if (record.state === 'ended') throw endedError(record.endReason)
+    const now = this.clock.now()
+    if (now >= expiresAt(record)) {
+      await this.expire(record)
+      throw endedError(expiryReason(record))
+    }
+    const due = forceTouch || now - record.lastSeenAt >= this.policy.touchIntervalMs
+    if (options.touch === false || !due || now <= record.lastSeenAt) return toSession(record)
+    const touched = await this.store.touch(record.id, {
+      at: now,
+      idleExpiresAt: Math.min(now + record.idleTimeoutMs, record.absoluteExpiresAt),
+    })
+    if (touched !== null) return toSession(touched)
+    // It ended (or expired) between our read and our write: the end stands.
+    const current = await this.store.get(record.id)
+    throw endedError(current?.endReason ?? expiryReason(record))
+  }
+
+  private async expire(record: SessionRecord): Promise<EndResult> {
+    const reason = expiryReason(record)
+    const ended = await this.store.end(record.id, reason, { at: expiresAt(record), actor: 'system' })
+    if (ended !== null) return { session: toSession(ended), ended: true }
+    const current = await this.store.get(record.id)
+    return { session: toSession(current ?? record), ended: false }
+  }
+
+  private checkData(data: unknown): void {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new ParleyError('ERR_VALIDATION', 'data must be a JSON object')
+    }
+    const size = Buffer.byteLength(JSON.stringify(data))
+    if (size > this.policy.maxDataBytes) {
+      throw new ParleyError('ERR_VALIDATION', `data must be at most ${this.policy.maxDataBytes} bytes of JSON`)
+    }
+  }
+}

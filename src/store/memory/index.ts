@@ -1,0 +1,255 @@
+/** @module MemoryStore: the SessionStore in one process's memory, for tests and embedding. */
+import { ParleyError } from '../../core/errors.ts'
+import {
+  type ActionContext,
+  type AuditEvent,
+  type AuditEventInput,
+  type EndReason,
+  endedEvent,
+  endRecord,
+  expiresAt,
+  expiryReason,
+  type SessionRecord,
+} from '../../core/session.ts'
+import {
+  type ApiKeyRecord,
+  type CreateInput,
+  type CreateResult,
+  type EventQuery,
+  eventLimit,
+  type SessionStore,
+  type TouchInput,
+  type UpdatePatch,
+} from '../../core/store.ts'
+import { ExpiryHeap } from './expiry-heap.ts'
+
+/**
+ * A store that keeps everything in memory. Every method completes in one synchronous step, so each
+ * is atomic. Nothing survives the process.
+ *
+ * @example
+ * const sessions = new Sessions({ store: new MemoryStore() })
+ */
+export class MemoryStore implements SessionStore {
+  readonly kind = 'memory'
+  #sessions = new Map<string, SessionRecord>()
+  #byPrincipal = new Map<string, Set<string>>()
+  #expiry = new ExpiryHeap()
+  #events: AuditEvent[] = []
+  #nextEventId = 1
+  #apiKeys = new Map<string, ApiKeyRecord>()
+
+  async init(): Promise<void> {}
+  async close(): Promise<void> {}
+  async ping(): Promise<void> {}
+
+  async create(input: CreateInput): Promise<CreateResult> {
+    const { record, context } = input
+    const ended: SessionRecord[] = []
+    const live: SessionRecord[] = []
+    for (const id of this.#byPrincipal.get(record.principal) ?? []) {
+      const other = this.#sessions.get(id)!
+      if (context.at >= expiresAt(other)) {
+        ended.push(this.#end(other, expiryReason(other), { at: expiresAt(other), actor: 'system' }))
+      } else live.push(other)
+    }
+    if (input.maxPerPrincipal > 0 && live.length >= input.maxPerPrincipal) {
+      if (input.onLimit === 'refuse') throw new ParleyError('ERR_SESSION_LIMIT')
+      live.sort((a, b) => a.lastSeenAt - b.lastSeenAt || a.createdAt - b.createdAt)
+      for (const victim of live.slice(0, live.length - input.maxPerPrincipal + 1)) {
+        ended.push(this.#end(victim, 'evicted_by_limit', { ...context, actor: 'system' }))
+      }
+    }
+    this.#sessions.set(record.id, structuredClone(record))
+    this.#index(record)
+    this.#expiry.push(record.id, expiresAt(record))
+    this.#append({
+      at: record.createdAt,
+      type: 'session.created',
+      sessionId: record.id,
+      principal: record.principal,
+      reason: null,
+      actor: context.actor ?? null,
+      ip: context.ip ?? null,
+      userAgent: context.userAgent ?? null,
+      detail: { factors: record.auth.factors, level: record.auth.level },
+    })
+    return { ended: ended.map((r) => structuredClone(r)) }
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    const r = this.#sessions.get(id)
+    return r === undefined ? null : structuredClone(r)
+  }
+
+  async touch(id: string, input: TouchInput): Promise<SessionRecord | null> {
+    const r = this.#sessions.get(id)
+    if (r === undefined || r.state !== 'active' || input.at >= expiresAt(r)) return null
+    if (input.at > r.lastSeenAt) {
+      r.lastSeenAt = input.at
+      r.idleExpiresAt = Math.min(Math.max(r.idleExpiresAt, input.idleExpiresAt), r.absoluteExpiresAt)
+      this.#expiry.push(r.id, expiresAt(r))
+    }
+    return structuredClone(r)
+  }
+
+  async update(id: string, expectedVersion: number, patch: UpdatePatch, context: ActionContext): Promise<SessionRecord> {
+    const r = this.#sessions.get(id)
+    if (r === undefined) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    if (r.state !== 'active') throw new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason: r.endReason } })
+    if (r.version !== expectedVersion) throw new ParleyError('ERR_VERSION_CONFLICT')
+    if (patch.data !== undefined) r.data = structuredClone(patch.data)
+    if (patch.auth !== undefined) r.auth = structuredClone(patch.auth)
+    r.version += 1
+    this.#append({
+      at: context.at,
+      type: 'session.updated',
+      sessionId: r.id,
+      principal: r.principal,
+      reason: null,
+      actor: context.actor ?? null,
+      ip: context.ip ?? null,
+      userAgent: context.userAgent ?? null,
+      detail: { version: r.version },
+    })
+    return structuredClone(r)
+  }
+
+  async end(id: string, reason: EndReason, context: ActionContext): Promise<SessionRecord | null> {
+    const r = this.#sessions.get(id)
+    if (r === undefined || r.state !== 'active') return null
+    return structuredClone(this.#end(r, reason, context))
+  }
+
+  async endByPrincipal(
+    principal: string,
+    reason: EndReason,
+    context: ActionContext,
+    exceptId?: string,
+  ): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = []
+    for (const id of [...(this.#byPrincipal.get(principal) ?? [])]) {
+      if (id === exceptId) continue
+      out.push(structuredClone(this.#end(this.#sessions.get(id)!, reason, context)))
+    }
+    return out
+  }
+
+  async endAll(reason: EndReason, context: ActionContext): Promise<number> {
+    let n = 0
+    for (const r of this.#sessions.values()) {
+      if (r.state === 'active') {
+        this.#end(r, reason, context)
+        n++
+      }
+    }
+    return n
+  }
+
+  async listByPrincipal(principal: string): Promise<SessionRecord[]> {
+    const ids = this.#byPrincipal.get(principal) ?? []
+    return [...ids]
+      .map((id) => structuredClone(this.#sessions.get(id)!))
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt)
+  }
+
+  async sweep(now: number, limit: number): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = []
+    while (out.length < limit) {
+      const next = this.#expiry.popDue(now)
+      if (next === undefined) break
+      const r = this.#sessions.get(next.id)
+      if (r === undefined || r.state !== 'active') continue
+      const due = expiresAt(r)
+      if (due !== next.at) continue // a stale entry: a touch moved the expiry and pushed a newer one
+      out.push(structuredClone(this.#end(r, expiryReason(r), { at: due, actor: 'system' })))
+    }
+    return out
+  }
+
+  async purge(endedBefore: number, limit: number): Promise<number> {
+    let n = 0
+    for (const r of this.#sessions.values()) {
+      if (n >= limit) break
+      if (r.state === 'ended' && r.endedAt !== null && r.endedAt < endedBefore) {
+        this.#sessions.delete(r.id)
+        n++
+      }
+    }
+    if (n > 0) this.#events = this.#events.filter((e) => e.sessionId === null || this.#sessions.has(e.sessionId))
+    return n
+  }
+
+  async appendEvent(event: AuditEventInput): Promise<void> {
+    this.#append(event)
+  }
+
+  async events(query: EventQuery): Promise<AuditEvent[]> {
+    const match =
+      query.sessionId !== undefined
+        ? (e: AuditEvent) => e.sessionId === query.sessionId
+        : (e: AuditEvent) => e.principal === query.principal
+    return structuredClone(this.#events.filter(match).slice(-eventLimit(query)))
+  }
+
+  async createApiKey(record: ApiKeyRecord, context: ActionContext): Promise<void> {
+    this.#apiKeys.set(record.id, structuredClone(record))
+    this.#append(apiKeyEvent('api_key.created', record, context))
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const k = this.#apiKeys.get(id)
+    return k === undefined ? null : structuredClone(k)
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return [...this.#apiKeys.values()].map((k) => structuredClone(k)).sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  async revokeApiKey(id: string, context: ActionContext): Promise<boolean> {
+    const k = this.#apiKeys.get(id)
+    if (k === undefined || k.revokedAt !== null) return false
+    k.revokedAt = context.at
+    this.#append(apiKeyEvent('api_key.revoked', k, context))
+    return true
+  }
+
+  #index(r: SessionRecord): void {
+    let set = this.#byPrincipal.get(r.principal)
+    if (set === undefined) this.#byPrincipal.set(r.principal, (set = new Set()))
+    set.add(r.id)
+  }
+
+  #end(r: SessionRecord, reason: EndReason, context: ActionContext): SessionRecord {
+    const ended = endRecord(r, reason, context.at)
+    this.#sessions.set(r.id, ended)
+    const set = this.#byPrincipal.get(r.principal)
+    set?.delete(r.id)
+    if (set?.size === 0) this.#byPrincipal.delete(r.principal)
+    this.#append(endedEvent(r, reason, context))
+    return ended
+  }
+
+  #append(event: AuditEventInput): void {
+    this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
+  }
+}
+
+/** The audit event for an API key's creation or revocation (shared by every store). */
+export function apiKeyEvent(
+  type: 'api_key.created' | 'api_key.revoked',
+  key: ApiKeyRecord,
+  context: ActionContext,
+): AuditEventInput {
+  return {
+    at: context.at,
+    type,
+    sessionId: null,
+    principal: null,
+    reason: null,
+    actor: context.actor ?? null,
+    ip: context.ip ?? null,
+    userAgent: context.userAgent ?? null,
+    detail: { keyId: key.id, name: key.name, scope: key.scope },
+  }
+}
