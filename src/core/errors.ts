@@ -45,7 +45,10 @@ export class ParleyError extends Error {
   readonly details: Record<string, unknown> | undefined
 
   constructor(code: ErrorCode, message?: string, options: ParleyErrorOptions = {}) {
-    super(message ?? ERROR_CODES[code].title, options.cause === undefined ? undefined : { cause: options.cause })
+    super(
+      message ?? ERROR_CODES[code].title,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    )
     this.code = code
     this.status = ERROR_CODES[code].status
     this.details = options.details

@@ -61,7 +61,10 @@ export function resolvePolicy(overrides: Partial<SessionPolicy> = {}): SessionPo
     throw new ParleyError('ERR_CONFIG_INVALID', 'idleTimeoutMs must not exceed absoluteTimeoutMs')
   }
   if (p.touchIntervalMs >= p.idleTimeoutMs) {
-    throw new ParleyError('ERR_CONFIG_INVALID', 'touchIntervalMs must be shorter than idleTimeoutMs')
+    throw new ParleyError(
+      'ERR_CONFIG_INVALID',
+      'touchIntervalMs must be shorter than idleTimeoutMs',
+    )
   }
   return p
 }

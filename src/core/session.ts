@@ -75,7 +75,9 @@ export function toSession(record: SessionRecord): Session {
 }
 
 /** The earlier of the two deadlines: when this session stops being valid unless touched. */
-export function expiresAt(record: Pick<SessionRecord, 'idleExpiresAt' | 'absoluteExpiresAt'>): number {
+export function expiresAt(
+  record: Pick<SessionRecord, 'idleExpiresAt' | 'absoluteExpiresAt'>,
+): number {
   return Math.min(record.idleExpiresAt, record.absoluteExpiresAt)
 }
 
@@ -123,7 +125,11 @@ export interface ActionContext {
   userAgent?: string | null
 }
 
-export function endedEvent(record: SessionRecord, reason: EndReason, ctx: ActionContext): AuditEventInput {
+export function endedEvent(
+  record: SessionRecord,
+  reason: EndReason,
+  ctx: ActionContext,
+): AuditEventInput {
   return {
     at: ctx.at,
     type: 'session.ended',

@@ -17,7 +17,7 @@ import {
   toSession,
 } from './session.ts'
 import type { EventQuery, SessionStore } from './store.ts'
-import { isWellFormedId, issueToken, parseToken, secretMatches } from './token.ts'
+import { issueToken, isWellFormedId, parseToken, secretMatches } from './token.ts'
 
 export interface CreateSessionInput {
   principal: string
@@ -56,7 +56,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 
 export function checkPrincipal(principal: unknown): string {
   if (typeof principal !== 'string' || principal.length === 0 || principal.length > MAX_PRINCIPAL) {
-    throw new ParleyError('ERR_VALIDATION', `principal must be a string of 1 to ${MAX_PRINCIPAL} characters`)
+    throw new ParleyError(
+      'ERR_VALIDATION',
+      `principal must be a string of 1 to ${MAX_PRINCIPAL} characters`,
+    )
   }
   if (CONTROL.test(principal)) {
     throw new ParleyError('ERR_VALIDATION', 'principal must not contain control characters')
@@ -92,13 +95,18 @@ export class Sessions {
   }
 
   /** Establishes a session and returns it with its token; the token is shown once, never stored. */
-  async create(input: CreateSessionInput): Promise<{ session: Session; token: string; ended: Session[] }> {
+  async create(
+    input: CreateSessionInput,
+  ): Promise<{ session: Session; token: string; ended: Session[] }> {
     const principal = checkPrincipal(input.principal)
     const now = this.clock.now()
     const idle = input.idleTimeoutMs ?? this.policy.idleTimeoutMs
     const absolute = input.absoluteTimeoutMs ?? this.policy.absoluteTimeoutMs
     if (!Number.isInteger(idle) || idle < 1000 || !Number.isInteger(absolute) || absolute < idle) {
-      throw new ParleyError('ERR_VALIDATION', 'timeouts must be whole ms, idle >= 1000 and idle <= absolute')
+      throw new ParleyError(
+        'ERR_VALIDATION',
+        'timeouts must be whole ms, idle >= 1000 and idle <= absolute',
+      )
     }
     const data = input.data ?? {}
     this.checkData(data)
@@ -129,7 +137,12 @@ export class Sessions {
       record,
       maxPerPrincipal: this.policy.maxSessionsPerPrincipal,
       onLimit: this.policy.onLimit,
-      context: { at: now, actor: input.actor ?? null, ip: record.client.ip, userAgent: record.client.userAgent },
+      context: {
+        at: now,
+        actor: input.actor ?? null,
+        ip: record.client.ip,
+        userAgent: record.client.userAgent,
+      },
     })
     return { session: toSession(record), token: issued.token, ended: result.ended.map(toSession) }
   }
@@ -182,12 +195,19 @@ export class Sessions {
       await this.expire(record)
       throw endedError(expiryReason(record))
     }
-    const updated = await this.store.update(id, expectedVersion, patch, { ...context, at: this.clock.now() })
+    const updated = await this.store.update(id, expectedVersion, patch, {
+      ...context,
+      at: this.clock.now(),
+    })
     return toSession(updated)
   }
 
   /** Ends a session with a reason. Ending an ended session changes nothing and says so. */
-  async end(id: string, reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<EndResult> {
+  async end(
+    id: string,
+    reason: EndReason,
+    context: Omit<ActionContext, 'at'> = {},
+  ): Promise<EndResult> {
     if (!isWellFormedId(id)) throw new ParleyError('ERR_SESSION_NOT_FOUND')
     const ended = await this.store.end(id, reason, { ...context, at: this.clock.now() })
     if (ended !== null) return { session: toSession(ended), ended: true }
@@ -204,7 +224,12 @@ export class Sessions {
     exceptId?: string,
   ): Promise<Session[]> {
     checkPrincipal(principal)
-    const ended = await this.store.endByPrincipal(principal, reason, { ...context, at: this.clock.now() }, exceptId)
+    const ended = await this.store.endByPrincipal(
+      principal,
+      reason,
+      { ...context, at: this.clock.now() },
+      exceptId,
+    )
     return ended.map(toSession)
   }
 
@@ -248,7 +273,11 @@ export class Sessions {
     return { ended, purged }
   }
 
-  private async check(record: SessionRecord, options: ValidateOptions, forceTouch = false): Promise<Session> {
+  private async check(
+    record: SessionRecord,
+    options: ValidateOptions,
+    forceTouch = false,
+  ): Promise<Session> {
     if (record.state === 'ended') throw endedError(record.endReason)
     const now = this.clock.now()
     if (now >= expiresAt(record)) {
@@ -269,7 +298,10 @@ export class Sessions {
 
   private async expire(record: SessionRecord): Promise<EndResult> {
     const reason = expiryReason(record)
-    const ended = await this.store.end(record.id, reason, { at: expiresAt(record), actor: 'system' })
+    const ended = await this.store.end(record.id, reason, {
+      at: expiresAt(record),
+      actor: 'system',
+    })
     if (ended !== null) return { session: toSession(ended), ended: true }
     const current = await this.store.get(record.id)
     return { session: toSession(current ?? record), ended: false }
@@ -281,7 +313,10 @@ export class Sessions {
     }
     const size = Buffer.byteLength(JSON.stringify(data))
     if (size > this.policy.maxDataBytes) {
-      throw new ParleyError('ERR_VALIDATION', `data must be at most ${this.policy.maxDataBytes} bytes of JSON`)
+      throw new ParleyError(
+        'ERR_VALIDATION',
+        `data must be at most ${this.policy.maxDataBytes} bytes of JSON`,
+      )
     }
   }
 }

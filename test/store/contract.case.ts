@@ -110,7 +110,16 @@ export function runStoreContract(options: StoreContractOptions): void {
       const { session, token } = await sessions.create({ principal: 'alice' })
       const wrongSecret = issueToken('session', session.id).token
       const unknownId = issueToken('session').token
-      for (const bad of [wrongSecret, unknownId, `${token}x`, token.slice(1), '', 'plys_..', null, 42]) {
+      for (const bad of [
+        wrongSecret,
+        unknownId,
+        `${token}x`,
+        token.slice(1),
+        '',
+        'plys_..',
+        null,
+        42,
+      ]) {
         expect(await codeOf(sessions.validate(bad))).toBe('ERR_SESSION_INVALID')
       }
       expect(await codeOf(sessions.validate(token))).toBe('OK')
@@ -144,9 +153,15 @@ export function runStoreContract(options: StoreContractOptions): void {
       clock.advance(1)
       expect(await reasonOf(sessions.validate(token))).toBe('idle_timeout')
       const record = (await store.get(session.id))!
-      expect(record).toMatchObject({ state: 'ended', endReason: 'idle_timeout', endedAt: session.idleExpiresAt })
+      expect(record).toMatchObject({
+        state: 'ended',
+        endReason: 'idle_timeout',
+        endedAt: session.idleExpiresAt,
+      })
       expect(await reasonOf(sessions.validate(token))).toBe('idle_timeout')
-      const ends = (await store.events({ sessionId: session.id })).filter((e) => e.type === 'session.ended')
+      const ends = (await store.events({ sessionId: session.id })).filter(
+        (e) => e.type === 'session.ended',
+      )
       expect(ends).toHaveLength(1)
       expect(ends[0]).toMatchObject({ reason: 'idle_timeout', actor: 'system' })
     })
@@ -168,26 +183,49 @@ export function runStoreContract(options: StoreContractOptions): void {
 
     it('a touch never revives an ended or expired session', async () => {
       const { session } = await sessions.create({ principal: 'alice' })
-      expect(await store.touch(session.id, { at: clock.now() + 31 * MIN, idleExpiresAt: clock.now() + 61 * MIN })).toBeNull()
+      expect(
+        await store.touch(session.id, {
+          at: clock.now() + 31 * MIN,
+          idleExpiresAt: clock.now() + 61 * MIN,
+        }),
+      ).toBeNull()
       await sessions.end(session.id, 'logout')
-      expect(await store.touch(session.id, { at: clock.now() + 1, idleExpiresAt: clock.now() + 30 * MIN })).toBeNull()
+      expect(
+        await store.touch(session.id, {
+          at: clock.now() + 1,
+          idleExpiresAt: clock.now() + 30 * MIN,
+        }),
+      ).toBeNull()
       expect((await store.get(session.id))!.state).toBe('ended')
-      expect(await store.touch(newId(), { at: clock.now(), idleExpiresAt: clock.now() + MIN })).toBeNull()
+      expect(
+        await store.touch(newId(), { at: clock.now(), idleExpiresAt: clock.now() + MIN }),
+      ).toBeNull()
     })
 
     it('SEC-14: ends a session with its reason; the old token is refused; the first reason stands', async () => {
       const { session, token } = await sessions.create({ principal: 'alice', ip: '198.51.100.1' })
       clock.advance(1000)
-      const first = await sessions.end(session.id, 'logout', { actor: 'principal', ip: '198.51.100.2' })
+      const first = await sessions.end(session.id, 'logout', {
+        actor: 'principal',
+        ip: '198.51.100.2',
+      })
       expect(first.ended).toBe(true)
-      expect(first.session).toMatchObject({ state: 'ended', endReason: 'logout', endedAt: clock.now() })
+      expect(first.session).toMatchObject({
+        state: 'ended',
+        endReason: 'logout',
+        endedAt: clock.now(),
+      })
       expect(await reasonOf(sessions.validate(token))).toBe('logout')
       const again = await sessions.end(session.id, 'revoked')
       expect(again.ended).toBe(false)
       expect(again.session.endReason).toBe('logout')
       expect(await store.end(session.id, 'revoked', { at: clock.now() })).toBeNull()
-      const ended = (await store.events({ sessionId: session.id })).filter((e) => e.type === 'session.ended')
-      expect(ended).toEqual([expect.objectContaining({ reason: 'logout', actor: 'principal', ip: '198.51.100.2' })])
+      const ended = (await store.events({ sessionId: session.id })).filter(
+        (e) => e.type === 'session.ended',
+      )
+      expect(ended).toEqual([
+        expect.objectContaining({ reason: 'logout', actor: 'principal', ip: '198.51.100.2' }),
+      ])
       expect(await codeOf(sessions.end(newId(), 'logout'))).toBe('ERR_SESSION_NOT_FOUND')
     })
 
@@ -202,7 +240,12 @@ export function runStoreContract(options: StoreContractOptions): void {
       await sessions.validate(a.token)
       const listed = await sessions.list('bob')
       expect(listed.map((s) => s.id)).toEqual([a.session.id, c.session.id, b.session.id])
-      const others = await sessions.endByPrincipal('bob', 'revoked_all', { actor: 'principal' }, a.session.id)
+      const others = await sessions.endByPrincipal(
+        'bob',
+        'revoked_all',
+        { actor: 'principal' },
+        a.session.id,
+      )
       expect(others.map((s) => s.id).sort()).toEqual([b.session.id, c.session.id].sort())
       expect(others.every((s) => s.endReason === 'revoked_all')).toBe(true)
       expect((await sessions.list('bob')).map((s) => s.id)).toEqual([a.session.id])
@@ -229,7 +272,9 @@ export function runStoreContract(options: StoreContractOptions): void {
       expect((await limited.list('dave')).map((s) => s.id).sort()).toEqual(
         [a.session.id, c.session.id, d.session.id].sort(),
       )
-      const ev = (await store.events({ sessionId: b.session.id })).find((e) => e.type === 'session.ended')
+      const ev = (await store.events({ sessionId: b.session.id })).find(
+        (e) => e.type === 'session.ended',
+      )
       expect(ev).toMatchObject({ reason: 'evicted_by_limit', actor: 'system' })
     })
 
@@ -256,17 +301,22 @@ export function runStoreContract(options: StoreContractOptions): void {
       for (let round = 0; round < 5; round++) {
         const current = (await store.get(session.id))!
         const results = await Promise.allSettled(
-          [1, 2, 3].map((n) => store.update(session.id, current.version, { data: { n, round } }, { at: clock.now() })),
+          [1, 2, 3].map((n) =>
+            store.update(session.id, current.version, { data: { n, round } }, { at: clock.now() }),
+          ),
         )
         const won = results.filter((r) => r.status === 'fulfilled')
         const lost = results.filter((r) => r.status === 'rejected')
         expect(won).toHaveLength(1)
-        for (const l of lost) expect((l as PromiseRejectedResult).reason.code).toBe('ERR_VERSION_CONFLICT')
+        for (const l of lost)
+          expect((l as PromiseRejectedResult).reason.code).toBe('ERR_VERSION_CONFLICT')
         const after = (await store.get(session.id))!
         expect(after.version).toBe(current.version + 1)
         expect(after.data).toEqual((won[0] as PromiseFulfilledResult<{ data: unknown }>).value.data)
       }
-      expect(await codeOf(sessions.update(session.id, 1, { data: {} }))).toBe('ERR_VERSION_CONFLICT')
+      expect(await codeOf(sessions.update(session.id, 1, { data: {} }))).toBe(
+        'ERR_VERSION_CONFLICT',
+      )
     })
 
     it('an end racing a touch or an update: the end always stands', async () => {
@@ -282,15 +332,21 @@ export function runStoreContract(options: StoreContractOptions): void {
         const r = (await store.get(session.id))!
         expect(r.state).toBe('ended')
         expect(r.endReason).toBe('revoked')
-        expect(await store.touch(session.id, { at: at + 2, idleExpiresAt: at + 30 * MIN })).toBeNull()
-        expect(await codeOf(store.update(session.id, r.version, { data: {} }, { at }))).toBe('ERR_SESSION_ENDED')
+        expect(
+          await store.touch(session.id, { at: at + 2, idleExpiresAt: at + 30 * MIN }),
+        ).toBeNull()
+        expect(await codeOf(store.update(session.id, r.version, { data: {} }, { at }))).toBe(
+          'ERR_SESSION_ENDED',
+        )
       }
       expect(await sessions.list('hal')).toEqual([])
     })
 
     it('SEC-12: many concurrent creations at the limit never leave more than the limit active', async () => {
       const limited = make({ maxSessionsPerPrincipal: 4 })
-      const created = await Promise.all(Array.from({ length: 24 }, () => limited.create({ principal: 'ivy' })))
+      const created = await Promise.all(
+        Array.from({ length: 24 }, () => limited.create({ principal: 'ivy' })),
+      )
       const records = await Promise.all(created.map((c) => store.get(c.session.id)))
       const active = records.filter((r) => r!.state === 'active').map((r) => r!.id)
       expect(active).toHaveLength(4)
@@ -303,21 +359,34 @@ export function runStoreContract(options: StoreContractOptions): void {
 
     it('SEC-13: the sweep ends expired sessions with their reason even when no request ever came', async () => {
       const idle = await sessions.create({ principal: 'jo' })
-      const shortLived = await sessions.create({ principal: 'jo', idleTimeoutMs: 10 * MIN, absoluteTimeoutMs: 10 * MIN })
+      const shortLived = await sessions.create({
+        principal: 'jo',
+        idleTimeoutMs: 10 * MIN,
+        absoluteTimeoutMs: 10 * MIN,
+      })
       const fresh = await sessions.create({ principal: 'kim' })
       clock.advance(11 * MIN)
       await sessions.validate(fresh.token)
       expect(await store.sweep(clock.now(), 100)).toEqual([
-        expect.objectContaining({ id: shortLived.session.id, endReason: 'absolute_timeout', endedAt: shortLived.session.absoluteExpiresAt }),
+        expect.objectContaining({
+          id: shortLived.session.id,
+          endReason: 'absolute_timeout',
+          endedAt: shortLived.session.absoluteExpiresAt,
+        }),
       ])
       clock.advance(20 * MIN)
       const swept = await sessions.sweep(1)
       expect(swept.ended).toBe(1)
-      expect((await store.get(idle.session.id))!).toMatchObject({ state: 'ended', endReason: 'idle_timeout' })
+      expect((await store.get(idle.session.id))!).toMatchObject({
+        state: 'ended',
+        endReason: 'idle_timeout',
+      })
       expect((await store.get(fresh.session.id))!.state).toBe('active')
       expect(await store.sweep(clock.now(), 100)).toEqual([])
       expect(await sessions.list('jo')).toEqual([])
-      const ends = (await sessions.events({ principal: 'jo' })).filter((e) => e.type === 'session.ended')
+      const ends = (await sessions.events({ principal: 'jo' })).filter(
+        (e) => e.type === 'session.ended',
+      )
       expect(ends.map((e) => e.reason).sort()).toEqual(['absolute_timeout', 'idle_timeout'])
     })
 
@@ -325,7 +394,11 @@ export function runStoreContract(options: StoreContractOptions): void {
       const old = await sessions.create({ principal: 'lee' })
       await sessions.end(old.session.id, 'logout')
       clock.advance(10 * MIN)
-      const live = await sessions.create({ principal: 'lee', idleTimeoutMs: 48 * 60 * MIN, absoluteTimeoutMs: 48 * 60 * MIN })
+      const live = await sessions.create({
+        principal: 'lee',
+        idleTimeoutMs: 48 * 60 * MIN,
+        absoluteTimeoutMs: 48 * 60 * MIN,
+      })
       clock.advance(24 * 60 * MIN)
       await sessions.validate(live.token)
       const result = await sessions.sweep()
@@ -336,27 +409,72 @@ export function runStoreContract(options: StoreContractOptions): void {
     })
 
     it('SEC-57: records an audit trail by session and by principal, oldest first, without secrets', async () => {
-      const { session, token } = await sessions.create({ principal: 'max', ip: '192.0.2.1', userAgent: 'UA', actor: 'api_key:k1' })
+      const { session, token } = await sessions.create({
+        principal: 'max',
+        ip: '192.0.2.1',
+        userAgent: 'UA',
+        actor: 'api_key:k1',
+      })
       clock.advance(1000)
       await sessions.update(session.id, 1, { data: { step: 2 } }, { actor: 'api_key:k1' })
       clock.advance(1000)
-      await sessions.end(session.id, 'logout', { actor: 'principal', ip: '192.0.2.2', userAgent: 'UA2' })
+      await sessions.end(session.id, 'logout', {
+        actor: 'principal',
+        ip: '192.0.2.2',
+        userAgent: 'UA2',
+      })
       const other = await sessions.create({ principal: 'max' })
       const bySession = await sessions.events({ sessionId: session.id })
-      expect(bySession.map((e) => e.type)).toEqual(['session.created', 'session.updated', 'session.ended'])
-      expect(bySession[0]).toMatchObject({ principal: 'max', ip: '192.0.2.1', userAgent: 'UA', actor: 'api_key:k1', at: session.createdAt })
-      expect(bySession[2]).toMatchObject({ reason: 'logout', ip: '192.0.2.2', userAgent: 'UA2', at: session.createdAt + 2000 })
+      expect(bySession.map((e) => e.type)).toEqual([
+        'session.created',
+        'session.updated',
+        'session.ended',
+      ])
+      expect(bySession[0]).toMatchObject({
+        principal: 'max',
+        ip: '192.0.2.1',
+        userAgent: 'UA',
+        actor: 'api_key:k1',
+        at: session.createdAt,
+      })
+      expect(bySession[2]).toMatchObject({
+        reason: 'logout',
+        ip: '192.0.2.2',
+        userAgent: 'UA2',
+        at: session.createdAt + 2000,
+      })
       const byPrincipal = await sessions.events({ principal: 'max' })
-      expect(byPrincipal.map((e) => e.sessionId)).toEqual([session.id, session.id, session.id, other.session.id])
-      expect((await sessions.events({ principal: 'max', limit: 2 })).map((e) => e.type)).toEqual(['session.ended', 'session.created'])
+      expect(byPrincipal.map((e) => e.sessionId)).toEqual([
+        session.id,
+        session.id,
+        session.id,
+        other.session.id,
+      ])
+      expect((await sessions.events({ principal: 'max', limit: 2 })).map((e) => e.type)).toEqual([
+        'session.ended',
+        'session.created',
+      ])
       const secret = parseToken('session', token)!.secret
       expect(JSON.stringify(byPrincipal)).not.toContain(secret)
-      await store.appendEvent({ at: clock.now(), type: 'session.updated', sessionId: other.session.id, principal: 'max', reason: null, actor: 'x', ip: null, userAgent: null, detail: { a: 1 } })
-      expect((await sessions.events({ sessionId: other.session.id })).at(-1)).toMatchObject({ actor: 'x', detail: { a: 1 } })
+      await store.appendEvent({
+        at: clock.now(),
+        type: 'session.updated',
+        sessionId: other.session.id,
+        principal: 'max',
+        reason: null,
+        actor: 'x',
+        ip: null,
+        userAgent: null,
+        detail: { a: 1 },
+      })
+      expect((await sessions.events({ sessionId: other.session.id })).at(-1)).toMatchObject({
+        actor: 'x',
+        detail: { a: 1 },
+      })
     })
 
     it('SEC-54: principals with key or query syntax in them stay separate', async () => {
-      const odd = ["a:b", "a:b*", "{a}", "' OR 1=1 --", 'a\\b', 'ünï cødé 🙂', 'x'.repeat(256)]
+      const odd = ['a:b', 'a:b*', '{a}', "' OR 1=1 --", 'a\\b', 'ünï cødé 🙂', 'x'.repeat(256)]
       for (const p of odd) await sessions.create({ principal: p })
       for (const p of odd) {
         const list = await sessions.list(p)
@@ -370,10 +488,22 @@ export function runStoreContract(options: StoreContractOptions): void {
     it('SEC-52: keeps API keys hashed; lists, gets and revokes them', async () => {
       const issued = issueToken('apiKey')
       await store.createApiKey(
-        { id: issued.id, secretHash: issued.secretHash, name: 'backend', scope: 'manage', createdAt: clock.now(), revokedAt: null },
+        {
+          id: issued.id,
+          secretHash: issued.secretHash,
+          name: 'backend',
+          scope: 'manage',
+          createdAt: clock.now(),
+          revokedAt: null,
+        },
         { at: clock.now(), actor: 'cli' },
       )
-      expect(await store.getApiKey(issued.id)).toMatchObject({ name: 'backend', scope: 'manage', revokedAt: null, secretHash: issued.secretHash })
+      expect(await store.getApiKey(issued.id)).toMatchObject({
+        name: 'backend',
+        scope: 'manage',
+        revokedAt: null,
+        secretHash: issued.secretHash,
+      })
       expect((await store.listApiKeys()).map((k) => k.id)).toEqual([issued.id])
       expect(await store.revokeApiKey(issued.id, { at: clock.now() + 1, actor: 'cli' })).toBe(true)
       expect(await store.revokeApiKey(issued.id, { at: clock.now() + 2, actor: 'cli' })).toBe(false)
@@ -385,8 +515,12 @@ export function runStoreContract(options: StoreContractOptions): void {
       expect(await codeOf(sessions.create({ principal: '' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'a\nb' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'x'.repeat(257) }))).toBe('ERR_VALIDATION')
-      expect(await codeOf(sessions.create({ principal: 'a', data: { big: 'x'.repeat(9000) } }))).toBe('ERR_VALIDATION')
-      expect(await codeOf(sessions.create({ principal: 'a', idleTimeoutMs: 10 }))).toBe('ERR_VALIDATION')
+      expect(
+        await codeOf(sessions.create({ principal: 'a', data: { big: 'x'.repeat(9000) } })),
+      ).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a', idleTimeoutMs: 10 }))).toBe(
+        'ERR_VALIDATION',
+      )
       expect(await sessions.list('a')).toEqual([])
     })
 
@@ -416,4 +550,3 @@ export function runStoreContract(options: StoreContractOptions): void {
     }
   })
 }
-

@@ -87,16 +87,25 @@ export class MemoryStore implements SessionStore {
     if (r === undefined || r.state !== 'active' || input.at >= expiresAt(r)) return null
     if (input.at > r.lastSeenAt) {
       r.lastSeenAt = input.at
-      r.idleExpiresAt = Math.min(Math.max(r.idleExpiresAt, input.idleExpiresAt), r.absoluteExpiresAt)
+      r.idleExpiresAt = Math.min(
+        Math.max(r.idleExpiresAt, input.idleExpiresAt),
+        r.absoluteExpiresAt,
+      )
       this.#expiry.push(r.id, expiresAt(r))
     }
     return structuredClone(r)
   }
 
-  async update(id: string, expectedVersion: number, patch: UpdatePatch, context: ActionContext): Promise<SessionRecord> {
+  async update(
+    id: string,
+    expectedVersion: number,
+    patch: UpdatePatch,
+    context: ActionContext,
+  ): Promise<SessionRecord> {
     const r = this.#sessions.get(id)
     if (r === undefined) throw new ParleyError('ERR_SESSION_NOT_FOUND')
-    if (r.state !== 'active') throw new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason: r.endReason } })
+    if (r.state !== 'active')
+      throw new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason: r.endReason } })
     if (r.version !== expectedVersion) throw new ParleyError('ERR_VERSION_CONFLICT')
     if (patch.data !== undefined) r.data = structuredClone(patch.data)
     if (patch.auth !== undefined) r.auth = structuredClone(patch.auth)
@@ -176,7 +185,10 @@ export class MemoryStore implements SessionStore {
         n++
       }
     }
-    if (n > 0) this.#events = this.#events.filter((e) => e.sessionId === null || this.#sessions.has(e.sessionId))
+    if (n > 0)
+      this.#events = this.#events.filter(
+        (e) => e.sessionId === null || this.#sessions.has(e.sessionId),
+      )
     return n
   }
 
@@ -203,7 +215,9 @@ export class MemoryStore implements SessionStore {
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return [...this.#apiKeys.values()].map((k) => structuredClone(k)).sort((a, b) => a.createdAt - b.createdAt)
+    return [...this.#apiKeys.values()]
+      .map((k) => structuredClone(k))
+      .sort((a, b) => a.createdAt - b.createdAt)
   }
 
   async revokeApiKey(id: string, context: ActionContext): Promise<boolean> {
@@ -215,9 +229,9 @@ export class MemoryStore implements SessionStore {
   }
 
   #index(r: SessionRecord): void {
-    let set = this.#byPrincipal.get(r.principal)
-    if (set === undefined) this.#byPrincipal.set(r.principal, (set = new Set()))
-    set.add(r.id)
+    const set = this.#byPrincipal.get(r.principal)
+    if (set === undefined) this.#byPrincipal.set(r.principal, new Set([r.id]))
+    else set.add(r.id)
   }
 
   #end(r: SessionRecord, reason: EndReason, context: ActionContext): SessionRecord {

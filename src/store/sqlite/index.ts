@@ -1,0 +1,504 @@
+/**
+ * @module SqliteStore: the embedded default store, on `node:sqlite` in write-ahead-log mode.
+ * One file, versioned migrations, each operation one IMMEDIATE transaction.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import { ParleyError, storeUnavailable } from '../../core/errors.ts'
+import {
+  type ActionContext,
+  type AuditEvent,
+  type AuditEventInput,
+  type EndReason,
+  endedEvent,
+  endRecord,
+  expiresAt,
+  expiryReason,
+  type SessionRecord,
+} from '../../core/session.ts'
+import {
+  type ApiKeyRecord,
+  type CreateInput,
+  type CreateResult,
+  type EventQuery,
+  eventLimit,
+  type SessionStore,
+  type TouchInput,
+  type UpdatePatch,
+} from '../../core/store.ts'
+import { apiKeyEvent } from '../memory/index.ts'
+import { MIGRATIONS } from './migrations.ts'
+
+export interface SqliteStoreOptions {
+  /** Database file; `:memory:` for a private in-memory database. Default `./data/parley.db`. */
+  path?: string
+  /** How long to wait for another process's write lock before ERR_STORE_UNAVAILABLE. Default 5000 ms. */
+  busyTimeoutMs?: number
+  /**
+   * `NORMAL` (default) survives a crash of the process (kill -9); `FULL` also survives a power
+   * loss, at the cost of an fsync per commit.
+   */
+  synchronous?: 'NORMAL' | 'FULL'
+}
+
+type Row = Record<string, SQLInputValue>
+
+const SQLITE_UNAVAILABLE = new Set([5, 6, 10, 13, 14, 26]) // BUSY LOCKED IOERR FULL CANTOPEN NOTADB
+
+function wrap(err: unknown): unknown {
+  if (err instanceof ParleyError) return err
+  const e = err as { code?: string; errcode?: number; message?: string }
+  if (e?.code === 'ERR_SQLITE_ERROR' && SQLITE_UNAVAILABLE.has((e.errcode ?? 0) & 0xff))
+    return storeUnavailable(err)
+  if (e?.code === 'ERR_INVALID_STATE') return storeUnavailable(err) // the database was closed
+  return err
+}
+
+function toRecord(row: Row): SessionRecord {
+  return {
+    id: row.id as string,
+    secretHash: row.secret_hash as string,
+    principal: row.principal as string,
+    state: row.state as SessionRecord['state'],
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    idleTimeoutMs: Number(row.idle_timeout_ms),
+    idleExpiresAt: Number(row.idle_expires_at),
+    absoluteExpiresAt: Number(row.absolute_expires_at),
+    endedAt: row.ended_at === null ? null : Number(row.ended_at),
+    endReason: (row.end_reason ?? null) as EndReason | null,
+    auth: JSON.parse(row.auth as string),
+    client: {
+      ip: (row.client_ip ?? null) as string | null,
+      userAgent: (row.user_agent ?? null) as string | null,
+    },
+    data: JSON.parse(row.data as string),
+    version: Number(row.version),
+  }
+}
+
+function toEvent(row: Row): AuditEvent {
+  return {
+    id: String(row.id),
+    at: Number(row.at),
+    type: row.type as AuditEvent['type'],
+    sessionId: (row.session_id ?? null) as string | null,
+    principal: (row.principal ?? null) as string | null,
+    reason: (row.reason ?? null) as EndReason | null,
+    actor: (row.actor ?? null) as string | null,
+    ip: (row.ip ?? null) as string | null,
+    userAgent: (row.user_agent ?? null) as string | null,
+    detail:
+      row.detail === null || row.detail === undefined ? null : JSON.parse(row.detail as string),
+  }
+}
+
+function toApiKey(row: Row): ApiKeyRecord {
+  return {
+    id: row.id as string,
+    secretHash: row.secret_hash as string,
+    name: row.name as string,
+    scope: row.scope as ApiKeyRecord['scope'],
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  }
+}
+
+const COLUMNS =
+  'id, secret_hash, principal, state, created_at, last_seen_at, idle_timeout_ms, idle_expires_at, absolute_expires_at, ended_at, end_reason, auth, client_ip, user_agent, data, version'
+
+/**
+ * The embedded store. Safe to share one file between processes (the server and the CLI):
+ * writers take SQLite's write lock, readers never wait for it (WAL).
+ *
+ * @example
+ * const store = new SqliteStore({ path: './data/parley.db' })
+ * await store.init()
+ */
+export class SqliteStore implements SessionStore {
+  readonly kind = 'sqlite'
+  readonly path: string
+  #options: Required<SqliteStoreOptions>
+  #db: DatabaseSync | null = null
+  #stmts = new Map<string, StatementSync>()
+
+  constructor(options: SqliteStoreOptions = {}) {
+    this.#options = {
+      path: './data/parley.db',
+      busyTimeoutMs: 5000,
+      synchronous: 'NORMAL',
+      ...options,
+    }
+    this.path = this.#options.path
+  }
+
+  async init(): Promise<void> {
+    if (this.#db !== null) return
+    try {
+      if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
+      const db = new DatabaseSync(this.path, { timeout: this.#options.busyTimeoutMs })
+      db.exec(
+        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.#options.synchronous}; PRAGMA foreign_keys = ON;`,
+      )
+      db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY) STRICT')
+      this.#db = db
+      this.#tx(() => {
+        const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as Row
+        const current = Number(row.v ?? 0)
+        for (const m of MIGRATIONS) {
+          if (m.version <= current) continue
+          db.exec(m.sql)
+          db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(m.version)
+        }
+      })
+    } catch (err) {
+      throw wrap(err)
+    }
+  }
+
+  /** The schema version applied to the database file. */
+  schemaVersion(): number {
+    return Number(
+      (this.#database().prepare('SELECT max(version) AS v FROM schema_migrations').get() as Row)
+        .v ?? 0,
+    )
+  }
+
+  async close(): Promise<void> {
+    this.#stmts.clear()
+    this.#db?.close()
+    this.#db = null
+  }
+
+  async ping(): Promise<void> {
+    this.#run(() => this.#q('SELECT 1').get())
+  }
+
+  async create(input: CreateInput): Promise<CreateResult> {
+    const { record, context } = input
+    return this.#run(() =>
+      this.#tx(() => {
+        const ended: SessionRecord[] = []
+        const live: SessionRecord[] = []
+        const rows = this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE principal = ? AND state = 'active' ORDER BY last_seen_at, created_at`,
+        ).all(record.principal) as Row[]
+        for (const row of rows) {
+          const other = toRecord(row)
+          if (context.at >= expiresAt(other)) {
+            ended.push(
+              this.#end(other, expiryReason(other), { at: expiresAt(other), actor: 'system' }),
+            )
+          } else live.push(other)
+        }
+        if (input.maxPerPrincipal > 0 && live.length >= input.maxPerPrincipal) {
+          if (input.onLimit === 'refuse') throw new ParleyError('ERR_SESSION_LIMIT')
+          for (const victim of live.slice(0, live.length - input.maxPerPrincipal + 1)) {
+            ended.push(this.#end(victim, 'evicted_by_limit', { ...context, actor: 'system' }))
+          }
+        }
+        this.#q(
+          `INSERT INTO sessions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          record.id,
+          record.secretHash,
+          record.principal,
+          record.state,
+          record.createdAt,
+          record.lastSeenAt,
+          record.idleTimeoutMs,
+          record.idleExpiresAt,
+          record.absoluteExpiresAt,
+          record.endedAt,
+          record.endReason,
+          JSON.stringify(record.auth),
+          record.client.ip,
+          record.client.userAgent,
+          JSON.stringify(record.data),
+          record.version,
+        )
+        this.#append({
+          at: record.createdAt,
+          type: 'session.created',
+          sessionId: record.id,
+          principal: record.principal,
+          reason: null,
+          actor: context.actor ?? null,
+          ip: context.ip ?? null,
+          userAgent: context.userAgent ?? null,
+          detail: { factors: record.auth.factors, level: record.auth.level },
+        })
+        return { ended }
+      }),
+    )
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#q(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`).get(id) as Row | undefined
+      return row === undefined ? null : toRecord(row)
+    })
+  }
+
+  async touch(id: string, input: TouchInput): Promise<SessionRecord | null> {
+    return this.#run(() => {
+      const row = this.#q(
+        `UPDATE sessions SET
+           idle_expires_at = CASE WHEN ? > last_seen_at THEN min(max(idle_expires_at, ?), absolute_expires_at) ELSE idle_expires_at END,
+           last_seen_at = max(last_seen_at, ?)
+         WHERE id = ? AND state = 'active' AND ? < min(idle_expires_at, absolute_expires_at)
+         RETURNING ${COLUMNS}`,
+      ).get(input.at, input.idleExpiresAt, input.at, id, input.at) as Row | undefined
+      return row === undefined ? null : toRecord(row)
+    })
+  }
+
+  async update(
+    id: string,
+    expectedVersion: number,
+    patch: UpdatePatch,
+    context: ActionContext,
+  ): Promise<SessionRecord> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const row = this.#q(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`).get(id) as
+          | Row
+          | undefined
+        if (row === undefined) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+        const r = toRecord(row)
+        if (r.state !== 'active')
+          throw new ParleyError('ERR_SESSION_ENDED', undefined, {
+            details: { reason: r.endReason },
+          })
+        if (r.version !== expectedVersion) throw new ParleyError('ERR_VERSION_CONFLICT')
+        const next: SessionRecord = {
+          ...r,
+          data: patch.data ?? r.data,
+          auth: patch.auth ?? r.auth,
+          version: r.version + 1,
+        }
+        this.#q('UPDATE sessions SET data = ?, auth = ?, version = ? WHERE id = ?').run(
+          JSON.stringify(next.data),
+          JSON.stringify(next.auth),
+          next.version,
+          id,
+        )
+        this.#append({
+          at: context.at,
+          type: 'session.updated',
+          sessionId: id,
+          principal: r.principal,
+          reason: null,
+          actor: context.actor ?? null,
+          ip: context.ip ?? null,
+          userAgent: context.userAgent ?? null,
+          detail: { version: next.version },
+        })
+        return next
+      }),
+    )
+  }
+
+  async end(id: string, reason: EndReason, context: ActionContext): Promise<SessionRecord | null> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const row = this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE id = ? AND state = 'active'`,
+        ).get(id) as Row | undefined
+        return row === undefined ? null : this.#end(toRecord(row), reason, context)
+      }),
+    )
+  }
+
+  async endByPrincipal(
+    principal: string,
+    reason: EndReason,
+    context: ActionContext,
+    exceptId?: string,
+  ): Promise<SessionRecord[]> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const rows = this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE principal = ? AND state = 'active' AND id != ?`,
+        ).all(principal, exceptId ?? '') as Row[]
+        return rows.map((row) => this.#end(toRecord(row), reason, context))
+      }),
+    )
+  }
+
+  async endAll(reason: EndReason, context: ActionContext): Promise<number> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const rows = this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE state = 'active'`,
+        ).all() as Row[]
+        for (const row of rows) this.#end(toRecord(row), reason, context)
+        return rows.length
+      }),
+    )
+  }
+
+  async listByPrincipal(principal: string): Promise<SessionRecord[]> {
+    return this.#run(() =>
+      (
+        this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE principal = ? AND state = 'active' ORDER BY last_seen_at DESC, created_at DESC`,
+        ).all(principal) as Row[]
+      ).map(toRecord),
+    )
+  }
+
+  async sweep(now: number, limit: number): Promise<SessionRecord[]> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const rows = this.#q(
+          `SELECT ${COLUMNS} FROM sessions WHERE state = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+        ).all(now, limit) as Row[]
+        return rows.map((row) => {
+          const r = toRecord(row)
+          return this.#end(r, expiryReason(r), { at: expiresAt(r), actor: 'system' })
+        })
+      }),
+    )
+  }
+
+  async purge(endedBefore: number, limit: number): Promise<number> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const ids = (
+          this.#q(`SELECT id FROM sessions WHERE state = 'ended' AND ended_at < ? LIMIT ?`).all(
+            endedBefore,
+            limit,
+          ) as Row[]
+        ).map((r) => r.id as string)
+        for (const id of ids) {
+          this.#q('DELETE FROM events WHERE session_id = ?').run(id)
+          this.#q('DELETE FROM sessions WHERE id = ?').run(id)
+        }
+        return ids.length
+      }),
+    )
+  }
+
+  async appendEvent(event: AuditEventInput): Promise<void> {
+    this.#run(() => this.#append(event))
+  }
+
+  async events(query: EventQuery): Promise<AuditEvent[]> {
+    return this.#run(() => {
+      const [column, value] =
+        query.sessionId !== undefined
+          ? ['session_id', query.sessionId]
+          : ['principal', query.principal]
+      const rows = this.#q(
+        `SELECT * FROM (SELECT * FROM events WHERE ${column} = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+      ).all(value, eventLimit(query)) as Row[]
+      return rows.map(toEvent)
+    })
+  }
+
+  async createApiKey(record: ApiKeyRecord, context: ActionContext): Promise<void> {
+    this.#run(() =>
+      this.#tx(() => {
+        this.#q(
+          'INSERT INTO api_keys (id, secret_hash, name, scope, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(
+          record.id,
+          record.secretHash,
+          record.name,
+          record.scope,
+          record.createdAt,
+          record.revokedAt,
+        )
+        this.#append(apiKeyEvent('api_key.created', record, context))
+      }),
+    )
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    return this.#run(() => {
+      const row = this.#q('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined
+      return row === undefined ? null : toApiKey(row)
+    })
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#run(() =>
+      (this.#q('SELECT * FROM api_keys ORDER BY created_at, id').all() as Row[]).map(toApiKey),
+    )
+  }
+
+  async revokeApiKey(id: string, context: ActionContext): Promise<boolean> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const row = this.#q(
+          'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *',
+        ).get(context.at, id) as Row | undefined
+        if (row === undefined) return false
+        this.#append(apiKeyEvent('api_key.revoked', toApiKey(row), context))
+        return true
+      }),
+    )
+  }
+
+  #database(): DatabaseSync {
+    if (this.#db === null) throw storeUnavailable(new Error('the SQLite store is not open'))
+    return this.#db
+  }
+
+  #q(sql: string): StatementSync {
+    let stmt = this.#stmts.get(sql)
+    if (stmt === undefined) {
+      stmt = this.#database().prepare(sql)
+      this.#stmts.set(sql, stmt)
+    }
+    return stmt
+  }
+
+  #run<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw wrap(err)
+    }
+  }
+
+  #tx<T>(fn: () => T): T {
+    const db = this.#database()
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = fn()
+      db.exec('COMMIT')
+      return result
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  #end(r: SessionRecord, reason: EndReason, context: ActionContext): SessionRecord {
+    const ended = endRecord(r, reason, context.at)
+    this.#q(
+      `UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ?, version = ? WHERE id = ?`,
+    ).run(ended.endedAt, reason, ended.version, r.id)
+    this.#append(endedEvent(r, reason, context))
+    return ended
+  }
+
+  #append(e: AuditEventInput): void {
+    this.#q(
+      'INSERT INTO events (at, type, session_id, principal, reason, actor, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      e.at,
+      e.type,
+      e.sessionId,
+      e.principal,
+      e.reason,
+      e.actor,
+      e.ip,
+      e.userAgent,
+      e.detail === null ? null : JSON.stringify(e.detail),
+    )
+  }
+}

@@ -1,0 +1,53 @@
+/** @module SQLite schema migrations: versioned, applied in order at start, each in a transaction. */
+
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  principal TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'ended')),
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  idle_timeout_ms INTEGER NOT NULL,
+  idle_expires_at INTEGER NOT NULL,
+  absolute_expires_at INTEGER NOT NULL,
+  expires_at INTEGER GENERATED ALWAYS AS (min(idle_expires_at, absolute_expires_at)) VIRTUAL,
+  ended_at INTEGER,
+  end_reason TEXT,
+  auth TEXT NOT NULL,
+  client_ip TEXT,
+  user_agent TEXT,
+  data TEXT NOT NULL,
+  version INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_principal_active ON sessions (principal, last_seen_at) WHERE state = 'active';
+CREATE INDEX sessions_expiry_active ON sessions (expires_at) WHERE state = 'active';
+CREATE INDEX sessions_ended ON sessions (ended_at) WHERE state = 'ended';
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  session_id TEXT,
+  principal TEXT,
+  reason TEXT,
+  actor TEXT,
+  ip TEXT,
+  user_agent TEXT,
+  detail TEXT
+) STRICT;
+CREATE INDEX events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+CREATE INDEX events_principal ON events (principal, id) WHERE principal IS NOT NULL;
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL CHECK (scope IN ('read', 'manage')),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+`,
+  },
+]
