@@ -2,7 +2,7 @@
  * @module SqliteStore: the embedded default store, on `node:sqlite` in write-ahead-log mode.
  * One file, versioned migrations, each operation one IMMEDIATE transaction.
  */
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { ParleyError, storeUnavailable } from '../../core/errors.ts'

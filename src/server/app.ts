@@ -1,0 +1,123 @@
+/**
+ * @module The standalone server: Fastify with the service API, health checks, OpenAPI and the
+ * sweeper. Tested in-process with `inject()`.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import { type Clock, systemClock } from '../core/clock.ts'
+import { isParleyError } from '../core/errors.ts'
+import type { SessionPolicy } from '../core/policy.ts'
+import { Sessions } from '../core/sessions.ts'
+import type { SessionStore } from '../core/store.ts'
+import { ApiKeyChecker, requireScope } from './api-keys.ts'
+import { buildOpenApi } from './openapi.ts'
+import { errorHandler, problemOf, sendProblem } from './problem.ts'
+import { sessionRoutes } from './routes/sessions.ts'
+import type { RouteDef } from './routes/types.ts'
+
+export const VERSION = '0.1.0'
+
+export interface BuildServerOptions {
+  store: SessionStore
+  clock?: Clock
+  policy?: Partial<SessionPolicy>
+  /** pino options or `false`; the `authorization` header and any `token` are always redacted. */
+  logger?: FastifyServerOptions['logger']
+  logRequests?: boolean
+  bodyLimit?: number
+  trustProxy?: boolean
+  apiKeyCacheMs?: number
+  /** Run the sweeper every this many ms; 0 (the default here) leaves it to the caller. */
+  sweepIntervalMs?: number
+}
+
+export interface ParleyServer {
+  app: FastifyInstance
+  sessions: Sessions
+  apiKeys: ApiKeyChecker
+  /** Ends expired sessions now (what the timer does). */
+  sweep(): Promise<{ ended: number; purged: number }>
+}
+
+export const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', 'token']
+
+/**
+ * Builds the server without listening.
+ *
+ * @example
+ * const { app } = await buildServer({ store: new MemoryStore() })
+ * const res = await app.inject({ method: 'GET', url: '/healthz' })
+ */
+export async function buildServer(options: BuildServerOptions): Promise<ParleyServer> {
+  const clock = options.clock ?? systemClock
+  const sessions = new Sessions({ store: options.store, clock, policy: options.policy })
+  const apiKeys = new ApiKeyChecker(options.store, clock, options.apiKeyCacheMs ?? 5000)
+  const logger =
+    options.logger === undefined || options.logger === false || options.logger === true
+      ? (options.logger ?? false)
+      : { ...options.logger, redact: { paths: REDACT, censor: '[redacted]' } }
+  const app = Fastify({
+    logger,
+    bodyLimit: options.bodyLimit ?? 16_384,
+    trustProxy: options.trustProxy ?? false,
+    logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+  })
+
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, problemOf('ERR_NOT_FOUND')))
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store')
+    reply.header('x-content-type-options', 'nosniff')
+    return payload
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await options.store.ping()
+      return { status: 'ready', store: options.store.kind }
+    } catch (err) {
+      if (isParleyError(err, 'ERR_STORE_UNAVAILABLE')) return sendProblem(reply, problemOf('ERR_STORE_UNAVAILABLE'))
+      throw err
+    }
+  })
+  const routes: RouteDef[] = [...sessionRoutes]
+  const openapi = buildOpenApi(routes, VERSION)
+  app.get('/openapi.json', async () => openapi)
+
+  for (const def of routes) registerRoute(app, def, sessions, apiKeys)
+
+  let timer: NodeJS.Timeout | undefined
+  const sweep = () => sessions.sweep()
+  if ((options.sweepIntervalMs ?? 0) > 0) {
+    timer = setInterval(() => {
+      sweep().then(
+        (r) => (r.ended || r.purged) && app.log.info(r, 'sweep'),
+        (err) => app.log.warn({ code: (err as { code?: string }).code }, 'sweep failed; will retry'),
+      )
+    }, options.sweepIntervalMs)
+    timer.unref()
+  }
+  app.addHook('onClose', async () => clearInterval(timer))
+  return { app, sessions, apiKeys, sweep }
+}
+
+function registerRoute(app: FastifyInstance, def: RouteDef, sessions: Sessions, apiKeys: ApiKeyChecker): void {
+  app.route({
+    method: def.method,
+    url: def.url,
+    schema: def.schema,
+    handler: async (request, reply) => {
+      let key = null
+      if (def.scope !== null) {
+        key = await apiKeys.check(request.headers.authorization)
+        requireScope(key, def.scope)
+      }
+      return def.handler({ request, reply, sessions, key, actor: key === null ? 'anonymous' : `api_key:${key.id}` })
+    },
+  })
+}
+
+export { sessionRoutes }

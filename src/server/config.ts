@@ -1,0 +1,197 @@
+/**
+ * @module Server configuration: one table of settings, read from flags, then the environment, then
+ * an optional JSON file, then defaults; every value validated at start.
+ */
+import { readFileSync } from 'node:fs'
+import { ParleyError } from '../core/errors.ts'
+import { DEFAULT_POLICY, resolvePolicy, type SessionPolicy } from '../core/policy.ts'
+import { formatDuration, parseDuration } from './duration.ts'
+
+export interface ServerConfig {
+  host: string
+  port: number
+  /** `sqlite` (a file in dataDir), `sqlite:<path>`, `memory`, `redis://...` or `postgres://...`. */
+  store: string
+  dataDir: string
+  redisPrefix: string
+  postgresSchema: string
+  policy: SessionPolicy
+  sweepIntervalMs: number
+  apiKeyCacheMs: number
+  bodyLimit: number
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  logRequests: boolean
+  trustProxy: boolean
+  production: boolean
+  /** From PARLEY_SECRET; otherwise generated and kept in dataDir (see secret.ts). */
+  secret: string | null
+}
+
+/** Thrown for a bad setting; the CLI prints it and exits with code 2. */
+export class ConfigError extends ParleyError {
+  readonly setting: string
+  constructor(setting: string, problem: string) {
+    super('ERR_CONFIG_INVALID', `${setting}: ${problem}`)
+    this.setting = setting
+  }
+}
+
+type Parse<T> = (raw: unknown, name: string) => T
+
+const str =
+  (max = 4096): Parse<string> =>
+  (raw, name) => {
+    if (typeof raw !== 'string' || raw.length === 0 || raw.length > max) throw new ConfigError(name, 'must be a non-empty string')
+    return raw
+  }
+const int =
+  (min: number, max: number): Parse<number> =>
+  (raw, name) => {
+    const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(name, `must be an integer from ${min} to ${max}`)
+    }
+    return n
+  }
+const duration =
+  (min: number): Parse<number> =>
+  (raw, name) => {
+    const ms = parseDuration(raw)
+    if (ms === null || ms < min) throw new ConfigError(name, `must be a duration such as 90s, 30m, 12h or 30d (at least ${formatDuration(min)})`)
+    return ms
+  }
+const bool: Parse<boolean> = (raw, name) => {
+  if (typeof raw === 'boolean') return raw
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true
+  if (raw === 'false' || raw === '0' || raw === 'no') return false
+  throw new ConfigError(name, 'must be true or false')
+}
+const oneOf =
+  <T extends string>(...values: T[]): Parse<T> =>
+  (raw, name) => {
+    if (typeof raw !== 'string' || !(values as string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}`)
+    return raw as T
+  }
+const storeUrl: Parse<string> = (raw, name) => {
+  const s = str()(raw, name)
+  if (s === 'sqlite' || s === 'memory' || s.startsWith('sqlite:')) return s
+  if (/^rediss?:\/\//.test(s) || /^postgres(ql)?:\/\//.test(s)) {
+    try {
+      new URL(s)
+      return s
+    } catch {
+      throw new ConfigError(name, 'is not a valid URL')
+    }
+  }
+  throw new ConfigError(name, 'must be sqlite, sqlite:<path>, memory, redis://... or postgres://...')
+}
+const host: Parse<string> = (raw, name) => {
+  const s = str(255)(raw, name)
+  if (!/^[A-Za-z0-9.:_-]+$/.test(s)) throw new ConfigError(name, 'must be a host name or an IP address')
+  return s
+}
+
+interface Setting<T> {
+  key: string
+  env: string
+  parse: Parse<T>
+  default: T
+  help: string
+}
+
+function setting<T>(key: string, env: string, parse: Parse<T>, def: T, help: string): Setting<T> {
+  return { key, env, parse, default: def, help }
+}
+
+/** Every setting, its environment variable, its default and what it does: docs/configuration.md. */
+export const SETTINGS = [
+  setting('host', 'PARLEY_HOST', host, '127.0.0.1', 'address to listen on (SEC-55: loopback unless you say otherwise)'),
+  setting('port', 'PARLEY_PORT', int(0, 65535), 7411, 'port to listen on (0 picks a free one)'),
+  setting('store', 'PARLEY_STORE', storeUrl, 'sqlite', 'sqlite | sqlite:<path> | memory | redis://... | postgres://...'),
+  setting('dataDir', 'PARLEY_DATA_DIR', str(), './data', 'directory for the SQLite file and the generated secret'),
+  setting('redisPrefix', 'PARLEY_REDIS_PREFIX', str(128), 'parley:', 'key prefix in Redis'),
+  setting('postgresSchema', 'PARLEY_PG_SCHEMA', str(63), 'parley', 'schema in PostgreSQL'),
+  setting('idleTimeout', 'PARLEY_IDLE_TIMEOUT', duration(1000), DEFAULT_POLICY.idleTimeoutMs, 'end a session after this long without activity'),
+  setting('absoluteTimeout', 'PARLEY_ABSOLUTE_TIMEOUT', duration(1000), DEFAULT_POLICY.absoluteTimeoutMs, 'end a session this long after it began'),
+  setting('touchInterval', 'PARLEY_TOUCH_INTERVAL', duration(0), DEFAULT_POLICY.touchIntervalMs, 'write last-seen at most once per interval'),
+  setting('maxSessionsPerPrincipal', 'PARLEY_MAX_SESSIONS', int(0, 1_000_000), DEFAULT_POLICY.maxSessionsPerPrincipal, 'active sessions per principal (0: no limit)'),
+  setting('onLimit', 'PARLEY_ON_LIMIT', oneOf('evict_lru', 'refuse'), DEFAULT_POLICY.onLimit, 'at the limit: evict_lru or refuse'),
+  setting('retention', 'PARLEY_RETENTION', duration(0), DEFAULT_POLICY.retentionMs, 'keep ended sessions and their audit trail this long'),
+  setting('sweepInterval', 'PARLEY_SWEEP_INTERVAL', duration(1000), 30_000, 'how often expired sessions are ended and recorded'),
+  setting('apiKeyCache', 'PARLEY_API_KEY_CACHE', duration(0), 5000, 'how long a checked API key is trusted before it is read again'),
+  setting('bodyLimit', 'PARLEY_BODY_LIMIT', int(1024, 1 << 20), 16_384, 'largest request body in bytes'),
+  setting('logLevel', 'PARLEY_LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info', 'log level'),
+  setting('logRequests', 'PARLEY_LOG_REQUESTS', bool, false, 'log every request (two lines each)'),
+  setting('trustProxy', 'PARLEY_TRUST_PROXY', bool, false, 'trust X-Forwarded-For from a proxy in front'),
+  setting('production', 'PARLEY_PRODUCTION', bool, false, 'refuse to start without a strong PARLEY_SECRET'),
+  setting('secret', 'PARLEY_SECRET', str(4096), null as unknown as string, 'secret for signing and encryption at rest'),
+] as const
+
+export type SettingKey = (typeof SETTINGS)[number]['key']
+
+/**
+ * Resolves the configuration. `flags` come from the command line (already split by commander),
+ * `env` from the process, `configFile` names an optional JSON file with the same keys.
+ * Throws {@link ConfigError} naming the setting at fault.
+ */
+export function loadConfig(
+  flags: Partial<Record<SettingKey, unknown>> = {},
+  env: Record<string, string | undefined> = {},
+  configFile?: string,
+): ServerConfig {
+  let file: Record<string, unknown> = {}
+  if (configFile !== undefined) {
+    try {
+      file = JSON.parse(readFileSync(configFile, 'utf8'))
+    } catch (err) {
+      throw new ConfigError('config', `cannot read ${configFile} as JSON (${(err as Error).message})`)
+    }
+    if (file === null || typeof file !== 'object' || Array.isArray(file)) throw new ConfigError('config', 'must be a JSON object')
+    for (const key of Object.keys(file)) {
+      if (!SETTINGS.some((s) => s.key === key)) throw new ConfigError(key, `is not a setting (in ${configFile})`)
+    }
+  }
+  const values: Record<string, unknown> = {}
+  for (const s of SETTINGS) {
+    const raw = flags[s.key] ?? env[s.env] ?? file[s.key]
+    const name = flags[s.key] !== undefined ? `--${kebab(s.key)}` : env[s.env] !== undefined ? s.env : s.key
+    values[s.key] = raw === undefined ? s.default : (s.parse as Parse<unknown>)(raw, name)
+  }
+  if (env.NODE_ENV === 'production' && flags.production === undefined && env.PARLEY_PRODUCTION === undefined) {
+    values.production = true
+  }
+  let policy: SessionPolicy
+  try {
+    policy = resolvePolicy({
+      idleTimeoutMs: values.idleTimeout as number,
+      absoluteTimeoutMs: values.absoluteTimeout as number,
+      touchIntervalMs: values.touchInterval as number,
+      maxSessionsPerPrincipal: values.maxSessionsPerPrincipal as number,
+      onLimit: values.onLimit as SessionPolicy['onLimit'],
+      retentionMs: values.retention as number,
+    })
+  } catch (err) {
+    throw new ConfigError('policy', (err as Error).message)
+  }
+  return {
+    host: values.host as string,
+    port: values.port as number,
+    store: values.store as string,
+    dataDir: values.dataDir as string,
+    redisPrefix: values.redisPrefix as string,
+    postgresSchema: values.postgresSchema as string,
+    policy,
+    sweepIntervalMs: values.sweepInterval as number,
+    apiKeyCacheMs: values.apiKeyCache as number,
+    bodyLimit: values.bodyLimit as number,
+    logLevel: values.logLevel as ServerConfig['logLevel'],
+    logRequests: values.logRequests as boolean,
+    trustProxy: values.trustProxy as boolean,
+    production: values.production as boolean,
+    secret: (values.secret as string | null) ?? null,
+  }
+}
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
