@@ -138,6 +138,7 @@ export class SqliteStore implements SessionStore {
     try {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
       const db = new DatabaseSync(this.path, { timeout: this.#options.busyTimeoutMs })
+      if (this.path !== ':memory:') chmodSync(this.path, 0o600)
       db.exec(
         `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.#options.synchronous}; PRAGMA foreign_keys = ON;`,
       )
