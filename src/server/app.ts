@@ -2,7 +2,7 @@
  * @module The standalone server: Fastify with the service API, health checks, OpenAPI and the
  * sweeper. Tested in-process with `inject()`.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { type Clock, systemClock } from '../core/clock.ts'
 import { isParleyError } from '../core/errors.ts'
 import type { SessionPolicy } from '../core/policy.ts'
@@ -22,6 +22,8 @@ export interface BuildServerOptions {
   policy?: Partial<SessionPolicy>
   /** pino options or `false`; the `authorization` header and any `token` are always redacted. */
   logger?: FastifyServerOptions['logger']
+  /** A pino logger of your own (configure `redact: REDACT` on it); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger
   logRequests?: boolean
   bodyLimit?: number
   trustProxy?: boolean
@@ -56,7 +58,7 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
       ? (options.logger ?? false)
       : { ...options.logger, redact: { paths: REDACT, censor: '[redacted]' } }
   const app = Fastify({
-    logger,
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger }),
     bodyLimit: options.bodyLimit ?? 16_384,
     trustProxy: options.trustProxy ?? false,
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
@@ -65,6 +67,7 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   })
 
+  app.removeContentTypeParser('text/plain') // the API speaks JSON only: anything else is a 415
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problemOf('ERR_NOT_FOUND')))
   app.addHook('onSend', async (_request, reply, payload) => {
