@@ -95,11 +95,12 @@ interface Setting<T> {
   key: string
   env: string
   parse: Parse<T>
-  default: T
+  /** As a user would write it (`30m`); parsed like any other value. */
+  default: T | string
   help: string
 }
 
-function setting<T>(key: string, env: string, parse: Parse<T>, def: T, help: string): Setting<T> {
+function setting<T>(key: string, env: string, parse: Parse<T>, def: T | string, help: string): Setting<T> {
   return { key, env, parse, default: def, help }
 }
 
@@ -111,14 +112,14 @@ export const SETTINGS = [
   setting('dataDir', 'PARLEY_DATA_DIR', str(), './data', 'directory for the SQLite file and the generated secret'),
   setting('redisPrefix', 'PARLEY_REDIS_PREFIX', str(128), 'parley:', 'key prefix in Redis'),
   setting('postgresSchema', 'PARLEY_PG_SCHEMA', str(63), 'parley', 'schema in PostgreSQL'),
-  setting('idleTimeout', 'PARLEY_IDLE_TIMEOUT', duration(1000), DEFAULT_POLICY.idleTimeoutMs, 'end a session after this long without activity'),
-  setting('absoluteTimeout', 'PARLEY_ABSOLUTE_TIMEOUT', duration(1000), DEFAULT_POLICY.absoluteTimeoutMs, 'end a session this long after it began'),
-  setting('touchInterval', 'PARLEY_TOUCH_INTERVAL', duration(0), DEFAULT_POLICY.touchIntervalMs, 'write last-seen at most once per interval'),
+  setting('idleTimeout', 'PARLEY_IDLE_TIMEOUT', duration(1000), formatDuration(DEFAULT_POLICY.idleTimeoutMs), 'end a session after this long without activity'),
+  setting('absoluteTimeout', 'PARLEY_ABSOLUTE_TIMEOUT', duration(1000), formatDuration(DEFAULT_POLICY.absoluteTimeoutMs), 'end a session this long after it began'),
+  setting('touchInterval', 'PARLEY_TOUCH_INTERVAL', duration(0), formatDuration(DEFAULT_POLICY.touchIntervalMs), 'write last-seen at most once per interval'),
   setting('maxSessionsPerPrincipal', 'PARLEY_MAX_SESSIONS', int(0, 1_000_000), DEFAULT_POLICY.maxSessionsPerPrincipal, 'active sessions per principal (0: no limit)'),
   setting('onLimit', 'PARLEY_ON_LIMIT', oneOf('evict_lru', 'refuse'), DEFAULT_POLICY.onLimit, 'at the limit: evict_lru or refuse'),
-  setting('retention', 'PARLEY_RETENTION', duration(0), DEFAULT_POLICY.retentionMs, 'keep ended sessions and their audit trail this long'),
-  setting('sweepInterval', 'PARLEY_SWEEP_INTERVAL', duration(1000), 30_000, 'how often expired sessions are ended and recorded'),
-  setting('apiKeyCache', 'PARLEY_API_KEY_CACHE', duration(0), 5000, 'how long a checked API key is trusted before it is read again'),
+  setting('retention', 'PARLEY_RETENTION', duration(0), formatDuration(DEFAULT_POLICY.retentionMs), 'keep ended sessions and their audit trail this long'),
+  setting('sweepInterval', 'PARLEY_SWEEP_INTERVAL', duration(1000), '30s', 'how often expired sessions are ended and recorded'),
+  setting('apiKeyCache', 'PARLEY_API_KEY_CACHE', duration(0), '5s', 'how long a checked API key is trusted before it is read again'),
   setting('bodyLimit', 'PARLEY_BODY_LIMIT', int(1024, 1 << 20), 16_384, 'largest request body in bytes'),
   setting('logLevel', 'PARLEY_LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info', 'log level'),
   setting('logRequests', 'PARLEY_LOG_REQUESTS', bool, false, 'log every request (two lines each)'),
@@ -155,7 +156,8 @@ export function loadConfig(
   for (const s of SETTINGS) {
     const raw = flags[s.key] ?? env[s.env] ?? file[s.key]
     const name = flags[s.key] !== undefined ? `--${kebab(s.key)}` : env[s.env] !== undefined ? s.env : s.key
-    values[s.key] = raw === undefined ? s.default : (s.parse as Parse<unknown>)(raw, name)
+    const value = raw ?? s.default
+    values[s.key] = value === null ? null : (s.parse as Parse<unknown>)(value, name)
   }
   if (env.NODE_ENV === 'production' && flags.production === undefined && env.PARLEY_PRODUCTION === undefined) {
     values.production = true
