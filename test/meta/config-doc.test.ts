@@ -5,8 +5,17 @@ import { kebab, SETTINGS } from '../../src/server/config.ts'
 describe('docs/configuration.md', () => {
   it('lists exactly the settings the server reads, with their flags, variables and defaults', () => {
     const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
-    const rows = [...doc.matchAll(/^\| `(\w+)` \| `(--[\w-]+)` \| `(\w+)` \| (`[^`]*`|\(none\)) \|/gm)].map((m) => m.slice(1, 5).join(' '))
-    const actual = SETTINGS.map((s) => [s.key, `--${kebab(s.key)}`, s.env, s.default === null ? '(none)' : `\`${String(s.default)}\``].join(' '))
+    const rows = [
+      ...doc.matchAll(/^\| `(\w+)` \| `(--[\w-]+)` \| `(\w+)` \| (`[^`]*`|\(none\)) \|/gm),
+    ].map((m) => m.slice(1, 5).join(' '))
+    const actual = SETTINGS.map((s) =>
+      [
+        s.key,
+        `--${kebab(s.key)}`,
+        s.env,
+        s.default === null ? '(none)' : `\`${String(s.default)}\``,
+      ].join(' '),
+    )
     expect(rows).toEqual(actual)
   })
 })

@@ -8,11 +8,18 @@ const srcFiles = (dir: string): string[] =>
     const path = join(dir, name)
     return statSync(path).isDirectory() ? srcFiles(path) : path.endsWith('.ts') ? [path] : []
   })
-const files = srcFiles(join(root, 'src')).map((path) => ({ path: relative(root, path), text: readFileSync(path, 'utf8') }))
+const files = srcFiles(join(root, 'src')).map((path) => ({
+  path: relative(root, path),
+  text: readFileSync(path, 'utf8'),
+}))
 
 describe('source rules', () => {
   it('time is injected: only src/core/clock.ts reads the system clock', () => {
-    const offenders = files.filter((f) => /Date\.now\(|new Date\(\)|performance\.now\(/.test(f.text) && f.path !== 'src/core/clock.ts')
+    const offenders = files.filter(
+      (f) =>
+        /Date\.now\(|new Date\(\)|performance\.now\(/.test(f.text) &&
+        f.path !== 'src/core/clock.ts',
+    )
     expect(offenders.map((f) => f.path)).toEqual([])
   })
 
@@ -24,7 +31,12 @@ describe('source rules', () => {
   })
 
   it('drivers are imported only inside their own adapter folder', () => {
-    const drivers: Record<string, string> = { redis: 'src/store/redis/', pg: 'src/store/postgres/', 'node:sqlite': 'src/store/sqlite/', fastify: 'src/server/' }
+    const drivers: Record<string, string> = {
+      redis: 'src/store/redis/',
+      pg: 'src/store/postgres/',
+      'node:sqlite': 'src/store/sqlite/',
+      fastify: 'src/server/',
+    }
     for (const f of files) {
       for (const [driver, folder] of Object.entries(drivers)) {
         const imports = new RegExp(`from '${driver}'`).test(f.text)
@@ -41,15 +53,22 @@ describe('source rules', () => {
   })
 
   it('every file starts with a one-line @module comment', () => {
-    const missing = files.filter((f) => !/^(#!.*\n)?\/\*\*[\s\S]*?@module/.test(f.text)).map((f) => f.path)
+    const missing = files
+      .filter((f) => !/^(#!.*\n)?\/\*\*[\s\S]*?@module/.test(f.text))
+      .map((f) => f.path)
     expect(missing).toEqual([])
   })
 
   it('the package exports map names only entries that exist in src', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-    for (const [subpath, target] of Object.entries(pkg.exports as Record<string, { default: string; types: string }>)) {
+    for (const [subpath, target] of Object.entries(
+      pkg.exports as Record<string, { default: string; types: string }>,
+    )) {
       const source = target.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')
-      expect(files.some((f) => f.path === source), `${subpath} -> ${source}`).toBe(true)
+      expect(
+        files.some((f) => f.path === source),
+        `${subpath} -> ${source}`,
+      ).toBe(true)
       expect(target.types).toBe(target.default.replace(/\.js$/, '.d.ts'))
     }
     expect(pkg.bin.parley).toBe('./dist/cli/main.js')
