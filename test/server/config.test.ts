@@ -22,14 +22,28 @@ function settingOf(fn: () => unknown): string {
 describe('configuration', () => {
   it('SEC-55 SEC-10: defaults: loopback only, embedded SQLite, idle 30 min, absolute 12 h', () => {
     const c = loadConfig()
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 7411, store: 'sqlite', production: false, secret: null })
-    expect(c.policy).toMatchObject({ idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3_600_000, onLimit: 'evict_lru' })
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 7411,
+      store: 'sqlite',
+      production: false,
+      secret: null,
+    })
+    expect(c.policy).toMatchObject({
+      idleTimeoutMs: 30 * 60_000,
+      absoluteTimeoutMs: 12 * 3_600_000,
+      onLimit: 'evict_lru',
+    })
   })
 
   it('reads flags over environment over file over defaults', () => {
     const file = join(dir, 'parley.json')
     writeFileSync(file, JSON.stringify({ port: 1000, idleTimeout: '10m', logLevel: 'warn' }))
-    const c = loadConfig({ port: '3000' }, { PARLEY_PORT: '2000', PARLEY_IDLE_TIMEOUT: '20m' }, file)
+    const c = loadConfig(
+      { port: '3000' },
+      { PARLEY_PORT: '2000', PARLEY_IDLE_TIMEOUT: '20m' },
+      file,
+    )
     expect(c.port).toBe(3000)
     expect(c.policy.idleTimeoutMs).toBe(20 * 60_000)
     expect(c.logLevel).toBe('warn')
@@ -38,11 +52,15 @@ describe('configuration', () => {
 
   it('names the setting at fault for every bad value', () => {
     expect(settingOf(() => loadConfig({ port: '99999' }))).toBe('--port')
-    expect(settingOf(() => loadConfig({}, { PARLEY_IDLE_TIMEOUT: 'banana' }))).toBe('PARLEY_IDLE_TIMEOUT')
+    expect(settingOf(() => loadConfig({}, { PARLEY_IDLE_TIMEOUT: 'banana' }))).toBe(
+      'PARLEY_IDLE_TIMEOUT',
+    )
     expect(settingOf(() => loadConfig({}, { PARLEY_STORE: 'mysql://x' }))).toBe('PARLEY_STORE')
     expect(settingOf(() => loadConfig({}, { PARLEY_ON_LIMIT: 'maybe' }))).toBe('PARLEY_ON_LIMIT')
     expect(settingOf(() => loadConfig({}, { PARLEY_HOST: 'a b' }))).toBe('PARLEY_HOST')
-    expect(settingOf(() => loadConfig({}, { PARLEY_LOG_REQUESTS: 'perhaps' }))).toBe('PARLEY_LOG_REQUESTS')
+    expect(settingOf(() => loadConfig({}, { PARLEY_LOG_REQUESTS: 'perhaps' }))).toBe(
+      'PARLEY_LOG_REQUESTS',
+    )
     expect(settingOf(() => loadConfig({}, { PARLEY_IDLE_TIMEOUT: '13h' }))).toBe('policy')
     const file = join(dir, 'bad.json')
     writeFileSync(file, JSON.stringify({ prot: 1 }))
@@ -52,11 +70,26 @@ describe('configuration', () => {
   })
 
   it('parses and formats durations', () => {
-    expect([parseDuration('90s'), parseDuration('30m'), parseDuration('12h'), parseDuration('2d'), parseDuration('250'), parseDuration(5)]).toEqual([
-      90_000, 1_800_000, 43_200_000, 172_800_000, 250, 5,
+    expect([
+      parseDuration('90s'),
+      parseDuration('30m'),
+      parseDuration('12h'),
+      parseDuration('2d'),
+      parseDuration('250'),
+      parseDuration(5),
+    ]).toEqual([90_000, 1_800_000, 43_200_000, 172_800_000, 250, 5])
+    expect([
+      parseDuration('1.5h'),
+      parseDuration('-1s'),
+      parseDuration('m'),
+      parseDuration(null),
+      parseDuration(-1),
+    ]).toEqual([null, null, null, null, null])
+    expect([formatDuration(1_800_000), formatDuration(90_000), formatDuration(1500)]).toEqual([
+      '30m',
+      '90s',
+      '1500ms',
     ])
-    expect([parseDuration('1.5h'), parseDuration('-1s'), parseDuration('m'), parseDuration(null), parseDuration(-1)]).toEqual([null, null, null, null, null])
-    expect([formatDuration(1_800_000), formatDuration(90_000), formatDuration(1500)]).toEqual(['30m', '90s', '1500ms'])
   })
 })
 
@@ -71,9 +104,15 @@ describe('SEC-55: the server secret', () => {
   })
 
   it('SEC-55: production mode refuses a missing or weak secret; a strong one is accepted', () => {
-    expect(settingOf(() => loadSecret({ configured: null, dataDir: dir, production: true }))).toBe('PARLEY_SECRET')
-    expect(settingOf(() => loadSecret({ configured: 'changeme', dataDir: dir, production: true }))).toBe('PARLEY_SECRET')
-    expect(settingOf(() => loadSecret({ configured: 'a'.repeat(64), dataDir: dir, production: true }))).toBe('PARLEY_SECRET')
+    expect(settingOf(() => loadSecret({ configured: null, dataDir: dir, production: true }))).toBe(
+      'PARLEY_SECRET',
+    )
+    expect(
+      settingOf(() => loadSecret({ configured: 'changeme', dataDir: dir, production: true })),
+    ).toBe('PARLEY_SECRET')
+    expect(
+      settingOf(() => loadSecret({ configured: 'a'.repeat(64), dataDir: dir, production: true })),
+    ).toBe('PARLEY_SECRET')
     const strong = 'Xq3v9LwP0aZt7RkE2mN5bY8cH1dJ4sF6gU0iO3pA9qW'
     expect(loadSecret({ configured: strong, dataDir: dir, production: true })).toBe(strong)
   })

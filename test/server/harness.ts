@@ -8,7 +8,9 @@ import { createApiKey } from '../../src/server/api-keys.ts'
 import { buildServer, REDACT } from '../../src/server/app.ts'
 import { MemoryStore } from '../../src/store/memory/index.ts'
 
-export async function harness(options: { store?: SessionStore; policy?: Partial<SessionPolicy>; logRequests?: boolean } = {}) {
+export async function harness(
+  options: { store?: SessionStore; policy?: Partial<SessionPolicy>; logRequests?: boolean } = {},
+) {
   const store = options.store ?? new MemoryStore()
   await store.init()
   const clock = new ManualClock(1_800_000_000_000)
@@ -34,10 +36,20 @@ export async function harness(options: { store?: SessionStore; policy?: Partial<
     const res = await server.app.inject({
       method: method as 'GET',
       url,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined
+        ? { payload: typeof body === 'string' ? body : JSON.stringify(body) }
+        : {}),
     })
-    return { status: res.statusCode, type: String(res.headers['content-type']), body: res.body ? JSON.parse(res.body) : null, headers: res.headers }
+    return {
+      status: res.statusCode,
+      type: String(res.headers['content-type']),
+      body: res.body ? JSON.parse(res.body) : null,
+      headers: res.headers,
+    }
   }
   return { ...server, store, clock, logs, keys: { manage, read }, call }
 }
