@@ -15,8 +15,10 @@ export const REASON_TEXT: Record<EndReason, string> = {
   privilege_changed: 'its privileges changed, so a new session replaced it',
   rotated: 'a new session id was issued in its place (sign-in or step-up)',
   refresh_reuse: 'a refresh token was used twice, a sign of theft, so the session was ended',
-  evicted_by_limit: 'the principal opened more sessions than allowed; this was the least recently used',
-  resume_window_expired: 'its live connection dropped and did not come back within the resume window',
+  evicted_by_limit:
+    'the principal opened more sessions than allowed; this was the least recently used',
+  resume_window_expired:
+    'its live connection dropped and did not come back within the resume window',
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -30,18 +32,29 @@ export function formatSession(s: Session, now: number): string {
     `last seen  ${iso(s.lastSeenAt)}`,
   ]
   if (s.state === 'active') {
-    lines.push(`expires    ${iso(Math.min(s.idleExpiresAt, s.absoluteExpiresAt))} (idle ${formatDuration(s.idleTimeoutMs)}, absolute ${iso(s.absoluteExpiresAt)}; in ${formatDuration(Math.max(0, Math.min(s.idleExpiresAt, s.absoluteExpiresAt) - now))})`)
+    lines.push(
+      `expires    ${iso(Math.min(s.idleExpiresAt, s.absoluteExpiresAt))} (idle ${formatDuration(s.idleTimeoutMs)}, absolute ${iso(s.absoluteExpiresAt)}; in ${formatDuration(Math.max(0, Math.min(s.idleExpiresAt, s.absoluteExpiresAt) - now))})`,
+    )
   } else if (s.endedAt !== null) {
     lines.push(`ended      ${iso(s.endedAt)}`)
   }
-  lines.push(`auth       factors ${s.auth.factors.join(', ') || '(none)'}, level ${s.auth.level}, at ${iso(s.auth.authenticatedAt)}`)
+  lines.push(
+    `auth       factors ${s.auth.factors.join(', ') || '(none)'}, level ${s.auth.level}, at ${iso(s.auth.authenticatedAt)}`,
+  )
   lines.push(`client     ip ${s.client.ip ?? '-'}, user agent ${s.client.userAgent ?? '-'}`)
   lines.push(`version    ${s.version}`)
   return lines.join('\n')
 }
 
 export function formatSessionRow(s: Session): string {
-  return [s.id, s.state, iso(s.createdAt), iso(s.lastSeenAt), s.client.ip ?? '-', s.client.userAgent ?? '-'].join('  ')
+  return [
+    s.id,
+    s.state,
+    iso(s.createdAt),
+    iso(s.lastSeenAt),
+    s.client.ip ?? '-',
+    s.client.userAgent ?? '-',
+  ].join('  ')
 }
 
 export function formatEvent(e: AuditEvent): string {

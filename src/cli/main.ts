@@ -16,7 +16,9 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 
 const program = new Command()
   .name('parley')
-  .description('Parley: the session layer. Run the server, inspect and end sessions, read the audit trail.')
+  .description(
+    'Parley: the session layer. Run the server, inspect and end sessions, read the audit trail.',
+  )
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride()

@@ -9,11 +9,20 @@ export function registerServe(program: Command): void {
   addConfigOptions(
     program
       .command('serve')
-      .description('Run the Parley server (service API, health checks, OpenAPI) on the configured store')
-      .addHelpText('after', '\nExamples:\n  parley serve\n  parley serve --port 8080 --store redis://127.0.0.1:6379\n  PARLEY_STORE=postgres://localhost/parley parley serve'),
+      .description(
+        'Run the Parley server (service API, health checks, OpenAPI) on the configured store',
+      )
+      .addHelpText(
+        'after',
+        '\nExamples:\n  parley serve\n  parley serve --port 8080 --store redis://127.0.0.1:6379\n  PARLEY_STORE=postgres://localhost/parley parley serve',
+      ),
   ).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts)
-    loadSecret({ configured: config.secret, dataDir: config.dataDir, production: config.production })
+    loadSecret({
+      configured: config.secret,
+      dataDir: config.dataDir,
+      production: config.production,
+    })
     const store = await openStore(config)
     const { app } = await buildServer({
       store,
@@ -27,7 +36,9 @@ export function registerServe(program: Command): void {
     })
     const keys = await store.listApiKeys()
     if (!keys.some((k) => k.revokedAt === null)) {
-      app.log.warn('no API key yet: create one with `parley keys create --name my-backend` to use the /v1 API')
+      app.log.warn(
+        'no API key yet: create one with `parley keys create --name my-backend` to use the /v1 API',
+      )
     }
     const address = await app.listen({ host: config.host, port: config.port })
     app.log.info({ store: describeStore(config.store), host: config.host }, 'parley listening')

@@ -61,10 +61,22 @@ export function checkPrincipal(principal: unknown): string {
       `principal must be a string of 1 to ${MAX_PRINCIPAL} characters`,
     )
   }
+  if (!principal.isWellFormed()) {
+    // a lone surrogate cannot be stored as UTF-8: two such principals would collide (SEC-54)
+    throw new ParleyError('ERR_VALIDATION', 'principal must be well-formed Unicode')
+  }
   if (CONTROL.test(principal)) {
     throw new ParleyError('ERR_VALIDATION', 'principal must not contain control characters')
   }
   return principal
+}
+
+/** Optional client text (ip, user agent): bounded, well-formed, no control characters. */
+function checkText(name: string, value: unknown, max: number): void {
+  if (value === undefined || value === null) return
+  if (typeof value !== 'string' || value.length > max || !value.isWellFormed() || CONTROL.test(value)) {
+    throw new ParleyError('ERR_VALIDATION', `${name} must be text of at most ${max} characters`)
+  }
 }
 
 function invalid(): ParleyError {
@@ -110,6 +122,8 @@ export class Sessions {
     }
     const data = input.data ?? {}
     this.checkData(data)
+    checkText('ip', input.ip, 64)
+    checkText('userAgent', input.userAgent, 512)
     const issued = issueToken('session')
     const absoluteExpiresAt = now + absolute
     const record: SessionRecord = {
@@ -311,7 +325,13 @@ export class Sessions {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new ParleyError('ERR_VALIDATION', 'data must be a JSON object')
     }
-    const size = Buffer.byteLength(JSON.stringify(data))
+    const json = JSON.stringify(data, (_key, value) => {
+      if (typeof value === 'string' && (!value.isWellFormed() || value.includes('\u0000'))) {
+        throw new ParleyError('ERR_VALIDATION', 'data strings must be well-formed Unicode without NUL')
+      }
+      return value
+    })
+    const size = Buffer.byteLength(json)
     if (size > this.policy.maxDataBytes) {
       throw new ParleyError(
         'ERR_VALIDATION',

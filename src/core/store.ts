@@ -122,6 +122,6 @@ export const DEFAULT_EVENT_LIMIT = 100
 export const MAX_EVENT_LIMIT = 1000
 
 export function eventLimit(query: EventQuery): number {
-  const n = query.limit ?? DEFAULT_EVENT_LIMIT
+  const n = Number.isFinite(query.limit) ? (query.limit as number) : DEFAULT_EVENT_LIMIT
   return Math.max(1, Math.min(MAX_EVENT_LIMIT, Math.floor(n)))
 }

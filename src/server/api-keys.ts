@@ -16,9 +16,13 @@ export async function createApiKey(
   input: { name: string; scope: Scope; actor?: string },
 ): Promise<{ key: Omit<ApiKeyRecord, 'secretHash'>; token: string }> {
   if (!/^[\w .:@-]{1,64}$/.test(input.name)) {
-    throw new ParleyError('ERR_VALIDATION', 'name must be 1 to 64 letters, digits, spaces or . : @ - _')
+    throw new ParleyError(
+      'ERR_VALIDATION',
+      'name must be 1 to 64 letters, digits, spaces or . : @ - _',
+    )
   }
-  if (input.scope !== 'read' && input.scope !== 'manage') throw new ParleyError('ERR_VALIDATION', 'scope must be read or manage')
+  if (input.scope !== 'read' && input.scope !== 'manage')
+    throw new ParleyError('ERR_VALIDATION', 'scope must be read or manage')
   const issued = issueToken('apiKey')
   const record: ApiKeyRecord = {
     id: issued.id,
@@ -76,7 +80,11 @@ export class ApiKeyChecker {
       }
     }
     const record = entry.record
-    if (!secretMatches(record?.secretHash, parsed.secret) || record === null || record.revokedAt !== null) {
+    if (
+      !secretMatches(record?.secretHash, parsed.secret) ||
+      record === null ||
+      record.revokedAt !== null
+    ) {
       throw new ParleyError('ERR_API_KEY_INVALID')
     }
     return record

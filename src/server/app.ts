@@ -2,7 +2,12 @@
  * @module The standalone server: Fastify with the service API, health checks, OpenAPI and the
  * sweeper. Tested in-process with `inject()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify'
 import { type Clock, systemClock } from '../core/clock.ts'
 import { isParleyError } from '../core/errors.ts'
 import type { SessionPolicy } from '../core/policy.ts'
@@ -64,7 +69,14 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
   })
 
   app.removeContentTypeParser('text/plain') // the API speaks JSON only: anything else is a 415
@@ -82,7 +94,8 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
       await options.store.ping()
       return { status: 'ready', store: options.store.kind }
     } catch (err) {
-      if (isParleyError(err, 'ERR_STORE_UNAVAILABLE')) return sendProblem(reply, problemOf('ERR_STORE_UNAVAILABLE'))
+      if (isParleyError(err, 'ERR_STORE_UNAVAILABLE'))
+        return sendProblem(reply, problemOf('ERR_STORE_UNAVAILABLE'))
       throw err
     }
   })
@@ -98,7 +111,8 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     timer = setInterval(() => {
       sweep().then(
         (r) => (r.ended || r.purged) && app.log.info(r, 'sweep'),
-        (err) => app.log.warn({ code: (err as { code?: string }).code }, 'sweep failed; will retry'),
+        (err) =>
+          app.log.warn({ code: (err as { code?: string }).code }, 'sweep failed; will retry'),
       )
     }, options.sweepIntervalMs)
     timer.unref()
@@ -107,7 +121,12 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
   return { app, sessions, apiKeys, sweep }
 }
 
-function registerRoute(app: FastifyInstance, def: RouteDef, sessions: Sessions, apiKeys: ApiKeyChecker): void {
+function registerRoute(
+  app: FastifyInstance,
+  def: RouteDef,
+  sessions: Sessions,
+  apiKeys: ApiKeyChecker,
+): void {
   app.route({
     method: def.method,
     url: def.url,
@@ -118,7 +137,13 @@ function registerRoute(app: FastifyInstance, def: RouteDef, sessions: Sessions, 
         key = await apiKeys.check(request.headers.authorization)
         requireScope(key, def.scope)
       }
-      return def.handler({ request, reply, sessions, key, actor: key === null ? 'anonymous' : `api_key:${key.id}` })
+      return def.handler({
+        request,
+        reply,
+        sessions,
+        key,
+        actor: key === null ? 'anonymous' : `api_key:${key.id}`,
+      })
     },
   })
 }

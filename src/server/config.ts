@@ -41,7 +41,8 @@ type Parse<T> = (raw: unknown, name: string) => T
 const str =
   (max = 4096): Parse<string> =>
   (raw, name) => {
-    if (typeof raw !== 'string' || raw.length === 0 || raw.length > max) throw new ConfigError(name, 'must be a non-empty string')
+    if (typeof raw !== 'string' || raw.length === 0 || raw.length > max)
+      throw new ConfigError(name, 'must be a non-empty string')
     return raw
   }
 const int =
@@ -57,7 +58,11 @@ const duration =
   (min: number): Parse<number> =>
   (raw, name) => {
     const ms = parseDuration(raw)
-    if (ms === null || ms < min) throw new ConfigError(name, `must be a duration such as 90s, 30m, 12h or 30d (at least ${formatDuration(min)})`)
+    if (ms === null || ms < min)
+      throw new ConfigError(
+        name,
+        `must be a duration such as 90s, 30m, 12h or 30d (at least ${formatDuration(min)})`,
+      )
     return ms
   }
 const bool: Parse<boolean> = (raw, name) => {
@@ -69,7 +74,8 @@ const bool: Parse<boolean> = (raw, name) => {
 const oneOf =
   <T extends string>(...values: T[]): Parse<T> =>
   (raw, name) => {
-    if (typeof raw !== 'string' || !(values as string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}`)
+    if (typeof raw !== 'string' || !(values as string[]).includes(raw))
+      throw new ConfigError(name, `must be one of ${values.join(', ')}`)
     return raw as T
   }
 const storeUrl: Parse<string> = (raw, name) => {
@@ -83,11 +89,15 @@ const storeUrl: Parse<string> = (raw, name) => {
       throw new ConfigError(name, 'is not a valid URL')
     }
   }
-  throw new ConfigError(name, 'must be sqlite, sqlite:<path>, memory, redis://... or postgres://...')
+  throw new ConfigError(
+    name,
+    'must be sqlite, sqlite:<path>, memory, redis://... or postgres://...',
+  )
 }
 const host: Parse<string> = (raw, name) => {
   const s = str(255)(raw, name)
-  if (!/^[A-Za-z0-9.:_-]+$/.test(s)) throw new ConfigError(name, 'must be a host name or an IP address')
+  if (!/^[A-Za-z0-9.:_-]+$/.test(s))
+    throw new ConfigError(name, 'must be a host name or an IP address')
   return s
 }
 
@@ -100,32 +110,134 @@ interface Setting<T> {
   help: string
 }
 
-function setting<T>(key: string, env: string, parse: Parse<T>, def: T | string, help: string): Setting<T> {
+function setting<T>(
+  key: string,
+  env: string,
+  parse: Parse<T>,
+  def: T | string,
+  help: string,
+): Setting<T> {
   return { key, env, parse, default: def, help }
 }
 
 /** Every setting, its environment variable, its default and what it does: docs/configuration.md. */
 export const SETTINGS = [
-  setting('host', 'PARLEY_HOST', host, '127.0.0.1', 'address to listen on (SEC-55: loopback unless you say otherwise)'),
+  setting(
+    'host',
+    'PARLEY_HOST',
+    host,
+    '127.0.0.1',
+    'address to listen on (SEC-55: loopback unless you say otherwise)',
+  ),
   setting('port', 'PARLEY_PORT', int(0, 65535), 7411, 'port to listen on (0 picks a free one)'),
-  setting('store', 'PARLEY_STORE', storeUrl, 'sqlite', 'sqlite | sqlite:<path> | memory | redis://... | postgres://...'),
-  setting('dataDir', 'PARLEY_DATA_DIR', str(), './data', 'directory for the SQLite file and the generated secret'),
+  setting(
+    'store',
+    'PARLEY_STORE',
+    storeUrl,
+    'sqlite',
+    'sqlite | sqlite:<path> | memory | redis://... | postgres://...',
+  ),
+  setting(
+    'dataDir',
+    'PARLEY_DATA_DIR',
+    str(),
+    './data',
+    'directory for the SQLite file and the generated secret',
+  ),
   setting('redisPrefix', 'PARLEY_REDIS_PREFIX', str(128), 'parley:', 'key prefix in Redis'),
   setting('postgresSchema', 'PARLEY_PG_SCHEMA', str(63), 'parley', 'schema in PostgreSQL'),
-  setting('idleTimeout', 'PARLEY_IDLE_TIMEOUT', duration(1000), formatDuration(DEFAULT_POLICY.idleTimeoutMs), 'end a session after this long without activity'),
-  setting('absoluteTimeout', 'PARLEY_ABSOLUTE_TIMEOUT', duration(1000), formatDuration(DEFAULT_POLICY.absoluteTimeoutMs), 'end a session this long after it began'),
-  setting('touchInterval', 'PARLEY_TOUCH_INTERVAL', duration(0), formatDuration(DEFAULT_POLICY.touchIntervalMs), 'write last-seen at most once per interval'),
-  setting('maxSessionsPerPrincipal', 'PARLEY_MAX_SESSIONS', int(0, 1_000_000), DEFAULT_POLICY.maxSessionsPerPrincipal, 'active sessions per principal (0: no limit)'),
-  setting('onLimit', 'PARLEY_ON_LIMIT', oneOf('evict_lru', 'refuse'), DEFAULT_POLICY.onLimit, 'at the limit: evict_lru or refuse'),
-  setting('retention', 'PARLEY_RETENTION', duration(0), formatDuration(DEFAULT_POLICY.retentionMs), 'keep ended sessions and their audit trail this long'),
-  setting('sweepInterval', 'PARLEY_SWEEP_INTERVAL', duration(1000), '30s', 'how often expired sessions are ended and recorded'),
-  setting('apiKeyCache', 'PARLEY_API_KEY_CACHE', duration(0), '5s', 'how long a checked API key is trusted before it is read again'),
-  setting('bodyLimit', 'PARLEY_BODY_LIMIT', int(1024, 1 << 20), 16_384, 'largest request body in bytes'),
-  setting('logLevel', 'PARLEY_LOG_LEVEL', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info', 'log level'),
+  setting(
+    'idleTimeout',
+    'PARLEY_IDLE_TIMEOUT',
+    duration(1000),
+    formatDuration(DEFAULT_POLICY.idleTimeoutMs),
+    'end a session after this long without activity',
+  ),
+  setting(
+    'absoluteTimeout',
+    'PARLEY_ABSOLUTE_TIMEOUT',
+    duration(1000),
+    formatDuration(DEFAULT_POLICY.absoluteTimeoutMs),
+    'end a session this long after it began',
+  ),
+  setting(
+    'touchInterval',
+    'PARLEY_TOUCH_INTERVAL',
+    duration(0),
+    formatDuration(DEFAULT_POLICY.touchIntervalMs),
+    'write last-seen at most once per interval',
+  ),
+  setting(
+    'maxSessionsPerPrincipal',
+    'PARLEY_MAX_SESSIONS',
+    int(0, 1_000_000),
+    DEFAULT_POLICY.maxSessionsPerPrincipal,
+    'active sessions per principal (0: no limit)',
+  ),
+  setting(
+    'onLimit',
+    'PARLEY_ON_LIMIT',
+    oneOf('evict_lru', 'refuse'),
+    DEFAULT_POLICY.onLimit,
+    'at the limit: evict_lru or refuse',
+  ),
+  setting(
+    'retention',
+    'PARLEY_RETENTION',
+    duration(0),
+    formatDuration(DEFAULT_POLICY.retentionMs),
+    'keep ended sessions and their audit trail this long',
+  ),
+  setting(
+    'sweepInterval',
+    'PARLEY_SWEEP_INTERVAL',
+    duration(1000),
+    '30s',
+    'how often expired sessions are ended and recorded',
+  ),
+  setting(
+    'apiKeyCache',
+    'PARLEY_API_KEY_CACHE',
+    duration(0),
+    '5s',
+    'how long a checked API key is trusted before it is read again',
+  ),
+  setting(
+    'bodyLimit',
+    'PARLEY_BODY_LIMIT',
+    int(1024, 1 << 20),
+    16_384,
+    'largest request body in bytes',
+  ),
+  setting(
+    'logLevel',
+    'PARLEY_LOG_LEVEL',
+    oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    'info',
+    'log level',
+  ),
   setting('logRequests', 'PARLEY_LOG_REQUESTS', bool, false, 'log every request (two lines each)'),
-  setting('trustProxy', 'PARLEY_TRUST_PROXY', bool, false, 'trust X-Forwarded-For from a proxy in front'),
-  setting('production', 'PARLEY_PRODUCTION', bool, false, 'refuse to start without a strong PARLEY_SECRET'),
-  setting('secret', 'PARLEY_SECRET', str(4096), null as unknown as string, 'secret for signing and encryption at rest'),
+  setting(
+    'trustProxy',
+    'PARLEY_TRUST_PROXY',
+    bool,
+    false,
+    'trust X-Forwarded-For from a proxy in front',
+  ),
+  setting(
+    'production',
+    'PARLEY_PRODUCTION',
+    bool,
+    false,
+    'refuse to start without a strong PARLEY_SECRET',
+  ),
+  setting(
+    'secret',
+    'PARLEY_SECRET',
+    str(4096),
+    null as unknown as string,
+    'secret for signing and encryption at rest',
+  ),
 ] as const
 
 export type SettingKey = (typeof SETTINGS)[number]['key']
@@ -145,21 +257,31 @@ export function loadConfig(
     try {
       file = JSON.parse(readFileSync(configFile, 'utf8'))
     } catch (err) {
-      throw new ConfigError('config', `cannot read ${configFile} as JSON (${(err as Error).message})`)
+      throw new ConfigError(
+        'config',
+        `cannot read ${configFile} as JSON (${(err as Error).message})`,
+      )
     }
-    if (file === null || typeof file !== 'object' || Array.isArray(file)) throw new ConfigError('config', 'must be a JSON object')
+    if (file === null || typeof file !== 'object' || Array.isArray(file))
+      throw new ConfigError('config', 'must be a JSON object')
     for (const key of Object.keys(file)) {
-      if (!SETTINGS.some((s) => s.key === key)) throw new ConfigError(key, `is not a setting (in ${configFile})`)
+      if (!SETTINGS.some((s) => s.key === key))
+        throw new ConfigError(key, `is not a setting (in ${configFile})`)
     }
   }
   const values: Record<string, unknown> = {}
   for (const s of SETTINGS) {
     const raw = flags[s.key] ?? env[s.env] ?? file[s.key]
-    const name = flags[s.key] !== undefined ? `--${kebab(s.key)}` : env[s.env] !== undefined ? s.env : s.key
+    const name =
+      flags[s.key] !== undefined ? `--${kebab(s.key)}` : env[s.env] !== undefined ? s.env : s.key
     const value = raw ?? s.default
     values[s.key] = value === null ? null : (s.parse as Parse<unknown>)(value, name)
   }
-  if (env.NODE_ENV === 'production' && flags.production === undefined && env.PARLEY_PRODUCTION === undefined) {
+  if (
+    env.NODE_ENV === 'production' &&
+    flags.production === undefined &&
+    env.PARLEY_PRODUCTION === undefined
+  ) {
     values.production = true
   }
   let policy: SessionPolicy

@@ -5,7 +5,10 @@ function toOpenApiPath(url: string): string {
   return url.replace(/:([A-Za-z]+)/g, '{$1}')
 }
 
-function parameters(schema: { properties?: Record<string, object>; required?: readonly string[] } | undefined, where: 'path' | 'query') {
+function parameters(
+  schema: { properties?: Record<string, object>; required?: readonly string[] } | undefined,
+  where: 'path' | 'query',
+) {
   return Object.entries(schema?.properties ?? {}).map(([name, s]) => ({
     name,
     in: where,
@@ -15,7 +18,10 @@ function parameters(schema: { properties?: Record<string, object>; required?: re
 }
 
 /** The OpenAPI 3.1 document for `routes`. */
-export function buildOpenApi(routes: readonly RouteDef[], version: string): Record<string, unknown> {
+export function buildOpenApi(
+  routes: readonly RouteDef[],
+  version: string,
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {}
   for (const r of routes) {
     const path = toOpenApiPath(r.url)
@@ -37,7 +43,14 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
         ...parameters(r.schema.params as never, 'path'),
         ...parameters(r.schema.querystring as never, 'query'),
       ],
-      ...(r.schema.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.schema.body } } } } : {}),
+      ...(r.schema.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: r.schema.body } },
+            },
+          }
+        : {}),
       responses,
     }
   }
@@ -46,9 +59,14 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
     info: {
       title: 'Parley service API',
       version,
-      description: 'Sessions for back ends: establish, validate, touch, end, list, audit. Authenticate with `Authorization: Bearer plyk_...` (an API key from `parley keys create`).',
+      description:
+        'Sessions for back ends: establish, validate, touch, end, list, audit. Authenticate with `Authorization: Bearer plyk_...` (an API key from `parley keys create`).',
     },
-    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'a Parley API key (plyk_...)' } } },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'a Parley API key (plyk_...)' },
+      },
+    },
     security: [{ apiKey: [] }],
     paths,
   }

@@ -16,20 +16,37 @@ export interface Problem {
 
 export const PROBLEM_TYPE_BASE = 'urn:parley:error:'
 
-export function problemOf(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): Problem {
+export function problemOf(
+  code: ErrorCode,
+  detail?: string,
+  extra?: Record<string, unknown>,
+): Problem {
   const { status, title } = ERROR_CODES[code]
-  return { type: PROBLEM_TYPE_BASE + code, title, status, code, ...(detail ? { detail } : {}), ...extra }
+  return {
+    type: PROBLEM_TYPE_BASE + code,
+    title,
+    status,
+    code,
+    ...(detail ? { detail } : {}),
+    ...extra,
+  }
 }
 
 /** Maps any thrown value to a problem. Only ParleyErrors and request-shape errors say more than a title. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof ParleyError) {
-    const detail = err.message !== ERROR_CODES[err.code].title && err.code !== 'ERR_STORE_UNAVAILABLE' ? err.message : undefined
+    const detail =
+      err.message !== ERROR_CODES[err.code].title && err.code !== 'ERR_STORE_UNAVAILABLE'
+        ? err.message
+        : undefined
     return problemOf(err.code, detail, err.details)
   }
   const e = err as FastifyError
   if (e?.validation) {
-    return problemOf('ERR_VALIDATION', `${e.validationContext ?? 'request'}${e.validation[0]?.instancePath ?? ''} ${e.validation[0]?.message ?? 'is not valid'}`.trim())
+    return problemOf(
+      'ERR_VALIDATION',
+      `${e.validationContext ?? 'request'}${e.validation[0]?.instancePath ?? ''} ${e.validation[0]?.message ?? 'is not valid'}`.trim(),
+    )
   }
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -41,9 +58,16 @@ export function toProblem(err: unknown): Problem {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problemOf('ERR_VALIDATION', 'the Content-Length does not match the body')
   }
-  if (e instanceof SyntaxError || e?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return problemOf('ERR_VALIDATION', 'the body is not valid JSON')
+  if (e instanceof SyntaxError || e?.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+    return problemOf('ERR_VALIDATION', 'the body is not valid JSON')
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return problemOf(e.statusCode === 404 ? 'ERR_NOT_FOUND' : e.statusCode === 405 ? 'ERR_METHOD_NOT_ALLOWED' : 'ERR_VALIDATION')
+    return problemOf(
+      e.statusCode === 404
+        ? 'ERR_NOT_FOUND'
+        : e.statusCode === 405
+          ? 'ERR_METHOD_NOT_ALLOWED'
+          : 'ERR_VALIDATION',
+    )
   }
   return problemOf('ERR_INTERNAL')
 }
@@ -53,7 +77,11 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 }
 
 /** Fastify error handler: logs what the client must not see, answers with the problem. */
-export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const problem = toProblem(err)
   if (problem.status >= 500) {
     request.log.error({ err, code: problem.code }, 'request failed')

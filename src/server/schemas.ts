@@ -7,17 +7,34 @@ import { END_REASONS, EVENT_TYPES } from '../core/session.ts'
 const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] })
 const time = { type: 'integer', description: 'epoch milliseconds' } as const
 
-export const sessionId = { type: 'string', pattern: '^[A-Za-z0-9_-]{22}$', description: 'a session id (not a token)' } as const
-export const principal = { type: 'string', minLength: 1, maxLength: 256, description: 'the user, device or service the session belongs to' } as const
+export const sessionId = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_-]{22}$',
+  description: 'a session id (not a token)',
+} as const
+export const principal = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  description: 'the user, device or service the session belongs to',
+} as const
 export const endReason = { type: 'string', enum: [...END_REASONS] } as const
 const ip = { type: 'string', maxLength: 64, pattern: '^[0-9A-Fa-f:.]+$' } as const
 const userAgent = { type: 'string', maxLength: 512 } as const
-const data = { type: 'object', additionalProperties: true, description: 'small application data (JSON object)' } as const
+const data = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'small application data (JSON object)',
+} as const
 const authIn = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    factors: { type: 'array', maxItems: 8, items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z0-9_-]+$' } },
+    factors: {
+      type: 'array',
+      maxItems: 8,
+      items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z0-9_-]+$' },
+    },
     level: { type: 'integer', minimum: 0, maximum: 9 },
     authenticatedAt: time,
   },
@@ -25,7 +42,22 @@ const authIn = {
 
 export const session = {
   type: 'object',
-  required: ['id', 'principal', 'state', 'createdAt', 'lastSeenAt', 'idleTimeoutMs', 'idleExpiresAt', 'absoluteExpiresAt', 'endedAt', 'endReason', 'auth', 'client', 'data', 'version'],
+  required: [
+    'id',
+    'principal',
+    'state',
+    'createdAt',
+    'lastSeenAt',
+    'idleTimeoutMs',
+    'idleExpiresAt',
+    'absoluteExpiresAt',
+    'endedAt',
+    'endReason',
+    'auth',
+    'client',
+    'data',
+    'version',
+  ],
   properties: {
     id: sessionId,
     principal: { type: 'string' },
@@ -39,9 +71,16 @@ export const session = {
     endReason: nullable(endReason),
     auth: {
       type: 'object',
-      properties: { factors: { type: 'array', items: { type: 'string' } }, level: { type: 'integer' }, authenticatedAt: time },
+      properties: {
+        factors: { type: 'array', items: { type: 'string' } },
+        level: { type: 'integer' },
+        authenticatedAt: time,
+      },
     },
-    client: { type: 'object', properties: { ip: nullable({ type: 'string' }), userAgent: nullable({ type: 'string' }) } },
+    client: {
+      type: 'object',
+      properties: { ip: nullable({ type: 'string' }), userAgent: nullable({ type: 'string' }) },
+    },
     data,
     version: { type: 'integer' },
   },
@@ -97,7 +136,11 @@ export const validateBody = {
   additionalProperties: false,
   required: ['token'],
   properties: {
-    token: { type: 'string', maxLength: 256, description: 'the session token the client presented' },
+    token: {
+      type: 'string',
+      maxLength: 256,
+      description: 'the session token the client presented',
+    },
     touch: { type: 'boolean', default: true },
   },
 } as const
@@ -106,7 +149,11 @@ export const updateBody = {
   type: 'object',
   additionalProperties: false,
   required: ['expectedVersion'],
-  properties: { expectedVersion: { type: 'integer', minimum: 1 }, data, auth: { ...authIn, required: ['factors', 'level', 'authenticatedAt'] } },
+  properties: {
+    expectedVersion: { type: 'integer', minimum: 1 },
+    data,
+    auth: { ...authIn, required: ['factors', 'level', 'authenticatedAt'] },
+  },
 } as const
 
 export const endBody = {
@@ -131,5 +178,11 @@ export const endAllBody = {
 export const eventsQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: 'how many of the most recent events (1 to 1000, default 100)' } },
+  properties: {
+    limit: {
+      type: 'string',
+      pattern: '^[1-9][0-9]{0,3}$',
+      description: 'how many of the most recent events (1 to 1000, default 100)',
+    },
+  },
 } as const

@@ -21,21 +21,32 @@ export function isStrongSecret(secret: string): boolean {
  * Returns the secret to use. With `configured`, checks it. Without, in production, refuses;
  * otherwise reads `<dataDir>/secret.key`, creating it (0600) on first start.
  */
-export function loadSecret(options: { configured: string | null; dataDir: string; production: boolean }): string {
+export function loadSecret(options: {
+  configured: string | null
+  dataDir: string
+  production: boolean
+}): string {
   if (options.configured !== null) {
     if (!isStrongSecret(options.configured)) {
-      throw new ConfigError('PARLEY_SECRET', 'is too weak: use at least 32 random bytes, e.g. `openssl rand -base64 32`')
+      throw new ConfigError(
+        'PARLEY_SECRET',
+        'is too weak: use at least 32 random bytes, e.g. `openssl rand -base64 32`',
+      )
     }
     return options.configured
   }
   if (options.production) {
-    throw new ConfigError('PARLEY_SECRET', 'is required in production mode (at least 32 random bytes)')
+    throw new ConfigError(
+      'PARLEY_SECRET',
+      'is required in production mode (at least 32 random bytes)',
+    )
   }
   const path = join(options.dataDir, SECRET_FILE)
   try {
     const existing = readFileSync(path, 'utf8').trim()
     if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
-    if (!isStrongSecret(existing)) throw new ConfigError(path, 'holds a weak secret; delete it to generate a new one')
+    if (!isStrongSecret(existing))
+      throw new ConfigError(path, 'holds a weak secret; delete it to generate a new one')
     return existing
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err

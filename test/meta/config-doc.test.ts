@@ -6,7 +6,9 @@ describe('docs/configuration.md', () => {
   it('lists exactly the settings the server reads, with their flags, variables and defaults', () => {
     const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
     const rows = [
-      ...doc.matchAll(/^\| `(\w+)` \| `(--[\w-]+)` \| `(\w+)` \| (`[^`]*`|\(none\)) \|/gm),
+      ...doc.matchAll(
+        /^\|\s*`(\w+)`\s*\|\s*`(--[\w-]+)`\s*\|\s*`(\w+)`\s*\|\s*(`[^`]*`|\(none\))\s*\|/gm,
+      ),
     ].map((m) => m.slice(1, 5).join(' '))
     const actual = SETTINGS.map((s) =>
       [

@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../../src/core/errors.ts'
 describe('docs/errors.md', () => {
   it('documents exactly the error codes the code can produce, with the same statuses', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [
+    const rows = [...doc.matchAll(/^\|\s*`(ERR_[A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [
       m[1],
       Number(m[2]),
     ])

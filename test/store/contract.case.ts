@@ -514,6 +514,10 @@ export function runStoreContract(options: StoreContractOptions): void {
     it('validates input: bad principals, oversized data and bad timeouts are ERR_VALIDATION', async () => {
       expect(await codeOf(sessions.create({ principal: '' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'a\nb' }))).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a\uD800' }))).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a', data: { s: 'x\u0000' } }))).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a', data: { s: '\uDC00' } }))).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a', userAgent: 'UA\u0000' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'x'.repeat(257) }))).toBe('ERR_VALIDATION')
       expect(
         await codeOf(sessions.create({ principal: 'a', data: { big: 'x'.repeat(9000) } })),

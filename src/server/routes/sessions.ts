@@ -3,11 +3,29 @@ import type { EndReason } from '../../core/session.ts'
 import * as S from '../schemas.ts'
 import type { RouteContext, RouteDef } from './types.ts'
 
-const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: S.sessionId } }
-const principalParams = { type: 'object', required: ['principal'], additionalProperties: false, properties: { principal: S.principal } }
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: S.sessionId },
+}
+const principalParams = {
+  type: 'object',
+  required: ['principal'],
+  additionalProperties: false,
+  properties: { principal: S.principal },
+}
 const one = { type: 'object', required: ['session'], properties: { session: S.session } }
-const list = { type: 'object', required: ['sessions'], properties: { sessions: { type: 'array', items: S.session } } }
-const events = { type: 'object', required: ['events'], properties: { events: { type: 'array', items: S.event } } }
+const list = {
+  type: 'object',
+  required: ['sessions'],
+  properties: { sessions: { type: 'array', items: S.session } },
+}
+const events = {
+  type: 'object',
+  required: ['events'],
+  properties: { events: { type: 'array', items: S.event } },
+}
 const errors = { 400: S.problem, 401: S.problem, 403: S.problem, 503: S.problem }
 
 type Body<T> = Partial<T> & Record<string, unknown>
@@ -39,7 +57,10 @@ export const sessionRoutes: RouteDef[] = [
           required: ['session', 'token', 'ended'],
           properties: {
             session: S.session,
-            token: { type: 'string', description: 'give it to the client (cookie or bearer); Parley keeps only its hash' },
+            token: {
+              type: 'string',
+              description: 'give it to the client (cookie or bearer); Parley keeps only its hash',
+            },
             ended: {
               type: 'array',
               description: 'sessions of the principal this creation ended (limit or timeout)',
@@ -52,7 +73,15 @@ export const sessionRoutes: RouteDef[] = [
       },
     },
     async handler(ctx) {
-      const b = body<{ principal: string; ip: string; userAgent: string; auth: object; data: Record<string, unknown>; idleTimeoutMs: number; absoluteTimeoutMs: number }>(ctx)
+      const b = body<{
+        principal: string
+        ip: string
+        userAgent: string
+        auth: object
+        data: Record<string, unknown>
+        idleTimeoutMs: number
+        absoluteTimeoutMs: number
+      }>(ctx)
       const created = await ctx.sessions.create({
         principal: b.principal as string,
         ip: b.ip ?? null,
@@ -64,7 +93,11 @@ export const sessionRoutes: RouteDef[] = [
         actor: ctx.actor,
       })
       ctx.reply.code(201)
-      return { session: created.session, token: created.token, ended: created.ended.map((s) => ({ id: s.id, endReason: s.endReason })) }
+      return {
+        session: created.session,
+        token: created.token,
+        ended: created.ended.map((s) => ({ id: s.id, endReason: s.endReason })),
+      }
     },
   },
   {
@@ -72,7 +105,8 @@ export const sessionRoutes: RouteDef[] = [
     url: '/v1/sessions/validate',
     scope: 'read',
     operationId: 'validateSession',
-    summary: 'Validate a session token (the hot path); slides the idle expiry at most once per touch interval',
+    summary:
+      'Validate a session token (the hot path); slides the idle expiry at most once per touch interval',
     tag: 'sessions',
     schema: { body: S.validateBody, response: { 200: one, ...errors } },
     async handler(ctx) {
@@ -97,7 +131,8 @@ export const sessionRoutes: RouteDef[] = [
     url: '/v1/sessions/:id/touch',
     scope: 'read',
     operationId: 'touchSession',
-    summary: 'Mark activity on a session by id (slides the idle expiry, never past the absolute one)',
+    summary:
+      'Mark activity on a session by id (slides the idle expiry, never past the absolute one)',
     tag: 'sessions',
     schema: { params: idParams, response: { 200: one, 404: S.problem, ...errors } },
     async handler(ctx) {
@@ -111,11 +146,22 @@ export const sessionRoutes: RouteDef[] = [
     operationId: 'updateSession',
     summary: 'Replace the session data (and auth context) if expectedVersion still holds',
     tag: 'sessions',
-    schema: { params: idParams, body: S.updateBody, response: { 200: one, 404: S.problem, 409: S.problem, ...errors } },
+    schema: {
+      params: idParams,
+      body: S.updateBody,
+      response: { 200: one, 404: S.problem, 409: S.problem, ...errors },
+    },
     async handler(ctx) {
       const b = body<{ expectedVersion: number; data: Record<string, unknown>; auth: never }>(ctx)
-      const patch = { ...(b.data !== undefined ? { data: b.data } : {}), ...(b.auth !== undefined ? { auth: b.auth } : {}) }
-      return { session: await ctx.sessions.update(params(ctx).id!, b.expectedVersion as number, patch, { actor: ctx.actor }) }
+      const patch = {
+        ...(b.data !== undefined ? { data: b.data } : {}),
+        ...(b.auth !== undefined ? { auth: b.auth } : {}),
+      }
+      return {
+        session: await ctx.sessions.update(params(ctx).id!, b.expectedVersion as number, patch, {
+          actor: ctx.actor,
+        }),
+      }
     },
   },
   {
@@ -123,16 +169,25 @@ export const sessionRoutes: RouteDef[] = [
     url: '/v1/sessions/:id/end',
     scope: 'manage',
     operationId: 'endSession',
-    summary: 'End a session with a reason (default revoked); ending an ended session changes nothing',
+    summary:
+      'End a session with a reason (default revoked); ending an ended session changes nothing',
     tag: 'sessions',
     schema: {
       params: idParams,
       body: S.endBody,
-      response: { 200: { type: 'object', properties: { session: S.session, ended: { type: 'boolean' } } }, 404: S.problem, ...errors },
+      response: {
+        200: { type: 'object', properties: { session: S.session, ended: { type: 'boolean' } } },
+        404: S.problem,
+        ...errors,
+      },
     },
     async handler(ctx) {
       const b = body<ClientBody & { reason: EndReason }>(ctx)
-      return ctx.sessions.end(params(ctx).id!, b.reason ?? 'revoked', { actor: ctx.actor, ip: b.ip ?? null, userAgent: b.userAgent ?? null })
+      return ctx.sessions.end(params(ctx).id!, b.reason ?? 'revoked', {
+        actor: ctx.actor,
+        ip: b.ip ?? null,
+        userAgent: b.userAgent ?? null,
+      })
     },
   },
   {
@@ -144,7 +199,9 @@ export const sessionRoutes: RouteDef[] = [
     tag: 'audit',
     schema: { params: idParams, querystring: S.eventsQuery, response: { 200: events, ...errors } },
     async handler(ctx) {
-      return { events: await ctx.sessions.events({ sessionId: params(ctx).id!, limit: limitOf(ctx) }) }
+      return {
+        events: await ctx.sessions.events({ sessionId: params(ctx).id!, limit: limitOf(ctx) }),
+      }
     },
   },
   {
@@ -164,9 +221,14 @@ export const sessionRoutes: RouteDef[] = [
     url: '/v1/principals/:principal/sessions/end',
     scope: 'manage',
     operationId: 'endPrincipalSessions',
-    summary: 'End every session of a principal, or every one but exceptSessionId (default reason revoked_all)',
+    summary:
+      'End every session of a principal, or every one but exceptSessionId (default reason revoked_all)',
     tag: 'principals',
-    schema: { params: principalParams, body: S.endPrincipalBody, response: { 200: list, ...errors } },
+    schema: {
+      params: principalParams,
+      body: S.endPrincipalBody,
+      response: { 200: list, ...errors },
+    },
     async handler(ctx) {
       const b = body<ClientBody & { reason: EndReason; exceptSessionId: string }>(ctx)
       const ended = await ctx.sessions.endByPrincipal(
@@ -185,9 +247,18 @@ export const sessionRoutes: RouteDef[] = [
     operationId: 'principalEvents',
     summary: 'The audit trail of a principal, oldest first',
     tag: 'audit',
-    schema: { params: principalParams, querystring: S.eventsQuery, response: { 200: events, ...errors } },
+    schema: {
+      params: principalParams,
+      querystring: S.eventsQuery,
+      response: { 200: events, ...errors },
+    },
     async handler(ctx) {
-      return { events: await ctx.sessions.events({ principal: params(ctx).principal!, limit: limitOf(ctx) }) }
+      return {
+        events: await ctx.sessions.events({
+          principal: params(ctx).principal!,
+          limit: limitOf(ctx),
+        }),
+      }
     },
   },
   {
@@ -197,7 +268,10 @@ export const sessionRoutes: RouteDef[] = [
     operationId: 'endAllSessions',
     summary: 'End every active session of every principal (requires confirm: "end-all-sessions")',
     tag: 'sessions',
-    schema: { body: S.endAllBody, response: { 200: { type: 'object', properties: { ended: { type: 'integer' } } }, ...errors } },
+    schema: {
+      body: S.endAllBody,
+      response: { 200: { type: 'object', properties: { ended: { type: 'integer' } } }, ...errors },
+    },
     async handler(ctx) {
       const b = body<{ reason: EndReason }>(ctx)
       return { ended: await ctx.sessions.endAll(b.reason ?? 'revoked_all', { actor: ctx.actor }) }

@@ -177,19 +177,16 @@ export class MemoryStore implements SessionStore {
   }
 
   async purge(endedBefore: number, limit: number): Promise<number> {
-    let n = 0
+    const purged = new Set<string>()
     for (const r of this.#sessions.values()) {
-      if (n >= limit) break
-      if (r.state === 'ended' && r.endedAt !== null && r.endedAt < endedBefore) {
-        this.#sessions.delete(r.id)
-        n++
-      }
+      if (purged.size >= limit) break
+      if (r.state === 'ended' && r.endedAt !== null && r.endedAt < endedBefore) purged.add(r.id)
     }
-    if (n > 0)
-      this.#events = this.#events.filter(
-        (e) => e.sessionId === null || this.#sessions.has(e.sessionId),
-      )
-    return n
+    for (const id of purged) this.#sessions.delete(id)
+    if (purged.size > 0) {
+      this.#events = this.#events.filter((e) => e.sessionId === null || !purged.has(e.sessionId))
+    }
+    return purged.size
   }
 
   async appendEvent(event: AuditEventInput): Promise<void> {

@@ -1,0 +1,103 @@
+/** @module Versioned, idempotent schema migrations for the Postgres store, serialised by an advisory lock. */
+import type pg from 'pg'
+
+/** One step of the schema. Versions only grow; a released step is never edited, only followed. */
+export interface Migration {
+  version: number
+  name: string
+  /** The DDL statements of the step, for the schema quoted as `q`. */
+  up(q: string): string[]
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions, events and api keys',
+    up: (q) => [
+      `CREATE TABLE ${q}.sessions (
+        id text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        secret_hash text NOT NULL,
+        principal text NOT NULL,
+        state text NOT NULL CHECK (state IN ('active', 'ended')),
+        created_at bigint NOT NULL,
+        last_seen_at bigint NOT NULL,
+        idle_timeout_ms bigint NOT NULL,
+        idle_expires_at bigint NOT NULL,
+        absolute_expires_at bigint NOT NULL,
+        ended_at bigint,
+        end_reason text,
+        auth jsonb NOT NULL,
+        client_ip text,
+        user_agent text,
+        data jsonb NOT NULL,
+        version integer NOT NULL
+      )`,
+      `CREATE INDEX sessions_active_principal ON ${q}.sessions (principal) WHERE state = 'active'`,
+      `CREATE INDEX sessions_active_expiry ON ${q}.sessions
+        (LEAST(idle_expires_at, absolute_expires_at)) WHERE state = 'active'`,
+      `CREATE INDEX sessions_ended_at ON ${q}.sessions (ended_at) WHERE state = 'ended'`,
+      `CREATE TABLE ${q}.events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at bigint NOT NULL,
+        type text NOT NULL,
+        session_id text,
+        principal text,
+        reason text,
+        actor text,
+        ip text,
+        user_agent text,
+        detail jsonb
+      )`,
+      `CREATE INDEX events_session ON ${q}.events (session_id, id) WHERE session_id IS NOT NULL`,
+      `CREATE INDEX events_principal ON ${q}.events (principal, id) WHERE principal IS NOT NULL`,
+      `CREATE TABLE ${q}.api_keys (
+        id text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        name text NOT NULL,
+        scope text NOT NULL CHECK (scope IN ('read', 'manage')),
+        created_at bigint NOT NULL,
+        revoked_at bigint
+      )`,
+    ],
+  },
+]
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
+
+/**
+ * Brings `schema` up to SCHEMA_VERSION. Run it inside a transaction: it takes a transaction-scoped
+ * advisory lock first, so concurrent callers (several instances starting at once) apply each step
+ * exactly once, and a failed step leaves nothing behind. Returns the versions it applied.
+ */
+export async function migrate(client: pg.ClientBase, schema: string, q: string): Promise<number[]> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))', [
+    `parley:migrate:${schema}`,
+  ])
+  // Look before creating: CREATE ... IF NOT EXISTS still needs the privilege to create.
+  const ns = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1::text', [schema])
+  if (ns.rowCount === 0) await client.query(`CREATE SCHEMA ${q}`)
+  const table = await client.query<{ present: boolean }>(
+    'SELECT to_regclass($1::text) IS NOT NULL AS present',
+    [`${q}.schema_migrations`],
+  )
+  if (table.rows[0]?.present !== true) {
+    await client.query(
+      `CREATE TABLE ${q}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL)`,
+    )
+  }
+  const done = await client.query<{ version: number }>(`SELECT version FROM ${q}.schema_migrations`)
+  const have = new Set(done.rows.map((r) => r.version))
+  const applied: number[] = []
+  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    if (have.has(m.version)) continue
+    for (const statement of m.up(q)) await client.query(statement)
+    await client.query(
+      `INSERT INTO ${q}.schema_migrations (version, name) VALUES ($1::integer, $2::text)`,
+      [m.version, m.name],
+    )
+    applied.push(m.version)
+  }
+  return applied
+}
