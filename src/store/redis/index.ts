@@ -1,7 +1,7 @@
 /** @module RedisStore: the SessionStore on Redis (node-redis v6), one Lua script per operation. */
 
 /*
- * Key layout (all under `prefix`, default `parley:`; README.md in this folder has the details):
+ * Key layout (all under `prefix`, default `parley:`; docs/stores.md has the details):
  *
  *   <prefix>s:<id>      hash    a session: one field per record field (JSON for auth, client and
  *                               data; endedAt and endReason absent while null) plus `pk`
