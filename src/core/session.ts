@@ -143,6 +143,36 @@ export function endedEvent(
   }
 }
 
+/** The `session.created` event, with the factors and level it was established with (SEC-09). */
+export function createdEvent(record: SessionRecord, ctx: ActionContext): AuditEventInput {
+  return {
+    at: record.createdAt,
+    type: 'session.created',
+    sessionId: record.id,
+    principal: record.principal,
+    reason: null,
+    actor: ctx.actor ?? null,
+    ip: ctx.ip ?? null,
+    userAgent: ctx.userAgent ?? null,
+    detail: { factors: record.auth.factors, level: record.auth.level },
+  }
+}
+
+/** The `session.updated` event of a record at its new version. */
+export function updatedEvent(record: SessionRecord, ctx: ActionContext): AuditEventInput {
+  return {
+    at: ctx.at,
+    type: 'session.updated',
+    sessionId: record.id,
+    principal: record.principal,
+    reason: null,
+    actor: ctx.actor ?? null,
+    ip: ctx.ip ?? null,
+    userAgent: ctx.userAgent ?? null,
+    detail: { version: record.version },
+  }
+}
+
 /** Returns the record as it is once ended with `reason` at `ctx.at`. */
 export function endRecord(record: SessionRecord, reason: EndReason, at: number): SessionRecord {
   return { ...record, state: 'ended', endedAt: at, endReason: reason, version: record.version + 1 }

@@ -74,7 +74,12 @@ export function checkPrincipal(principal: unknown): string {
 /** Optional client text (ip, user agent): bounded, well-formed, no control characters. */
 function checkText(name: string, value: unknown, max: number): void {
   if (value === undefined || value === null) return
-  if (typeof value !== 'string' || value.length > max || !value.isWellFormed() || CONTROL.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value.length > max ||
+    !value.isWellFormed() ||
+    CONTROL.test(value)
+  ) {
     throw new ParleyError('ERR_VALIDATION', `${name} must be text of at most ${max} characters`)
   }
 }
@@ -327,7 +332,10 @@ export class Sessions {
     }
     const json = JSON.stringify(data, (_key, value) => {
       if (typeof value === 'string' && (!value.isWellFormed() || value.includes('\u0000'))) {
-        throw new ParleyError('ERR_VALIDATION', 'data strings must be well-formed Unicode without NUL')
+        throw new ParleyError(
+          'ERR_VALIDATION',
+          'data strings must be well-formed Unicode without NUL',
+        )
       }
       return value
     })

@@ -4,12 +4,14 @@ import {
   type ActionContext,
   type AuditEvent,
   type AuditEventInput,
+  createdEvent,
   type EndReason,
   endedEvent,
   endRecord,
   expiresAt,
   expiryReason,
   type SessionRecord,
+  updatedEvent,
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
@@ -63,17 +65,7 @@ export class MemoryStore implements SessionStore {
     this.#sessions.set(record.id, structuredClone(record))
     this.#index(record)
     this.#expiry.push(record.id, expiresAt(record))
-    this.#append({
-      at: record.createdAt,
-      type: 'session.created',
-      sessionId: record.id,
-      principal: record.principal,
-      reason: null,
-      actor: context.actor ?? null,
-      ip: context.ip ?? null,
-      userAgent: context.userAgent ?? null,
-      detail: { factors: record.auth.factors, level: record.auth.level },
-    })
+    this.#append(createdEvent(record, context))
     return { ended: ended.map((r) => structuredClone(r)) }
   }
 
@@ -110,17 +102,7 @@ export class MemoryStore implements SessionStore {
     if (patch.data !== undefined) r.data = structuredClone(patch.data)
     if (patch.auth !== undefined) r.auth = structuredClone(patch.auth)
     r.version += 1
-    this.#append({
-      at: context.at,
-      type: 'session.updated',
-      sessionId: r.id,
-      principal: r.principal,
-      reason: null,
-      actor: context.actor ?? null,
-      ip: context.ip ?? null,
-      userAgent: context.userAgent ?? null,
-      detail: { version: r.version },
-    })
+    this.#append(updatedEvent(r, context))
     return structuredClone(r)
   }
 

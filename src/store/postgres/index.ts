@@ -5,6 +5,7 @@ import {
   type ActionContext,
   type AuditEvent,
   type AuditEventInput,
+  createdEvent,
   type EndReason,
   expiresAt,
   type SessionRecord,
@@ -187,17 +188,7 @@ export class PostgresStore implements SessionStore {
       }
       await query(this.#sql.insert, [
         ...sessionParams(record),
-        ...eventParams({
-          at: record.createdAt,
-          type: 'session.created',
-          sessionId: record.id,
-          principal: record.principal,
-          reason: null,
-          actor: context.actor ?? null,
-          ip: context.ip ?? null,
-          userAgent: context.userAgent ?? null,
-          detail: { factors: record.auth.factors, level: record.auth.level },
-        }),
+        ...eventParams(createdEvent(record, context)),
       ])
       return { refused: false as const, ended }
     })

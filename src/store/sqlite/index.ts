@@ -10,12 +10,14 @@ import {
   type ActionContext,
   type AuditEvent,
   type AuditEventInput,
+  createdEvent,
   type EndReason,
   endedEvent,
   endRecord,
   expiresAt,
   expiryReason,
   type SessionRecord,
+  updatedEvent,
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
@@ -219,17 +221,7 @@ export class SqliteStore implements SessionStore {
           JSON.stringify(record.data),
           record.version,
         )
-        this.#append({
-          at: record.createdAt,
-          type: 'session.created',
-          sessionId: record.id,
-          principal: record.principal,
-          reason: null,
-          actor: context.actor ?? null,
-          ip: context.ip ?? null,
-          userAgent: context.userAgent ?? null,
-          detail: { factors: record.auth.factors, level: record.auth.level },
-        })
+        this.#append(createdEvent(record, context))
         return { ended }
       }),
     )
@@ -285,17 +277,7 @@ export class SqliteStore implements SessionStore {
           next.version,
           id,
         )
-        this.#append({
-          at: context.at,
-          type: 'session.updated',
-          sessionId: id,
-          principal: r.principal,
-          reason: null,
-          actor: context.actor ?? null,
-          ip: context.ip ?? null,
-          userAgent: context.userAgent ?? null,
-          detail: { version: next.version },
-        })
+        this.#append(updatedEvent(next, context))
         return next
       }),
     )
