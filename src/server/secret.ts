@@ -4,7 +4,16 @@
  * Later features (encryption of TOTP secrets and signing keys at rest) derive their keys from it.
  */
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from './config.ts'
 
@@ -42,17 +51,25 @@ export function loadSecret(options: {
     )
   }
   const path = join(options.dataDir, SECRET_FILE)
-  try {
-    const existing = readFileSync(path, 'utf8').trim()
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
-    if (!isStrongSecret(existing))
-      throw new ConfigError(path, 'holds a weak secret; delete it to generate a new one')
-    return existing
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
-  const secret = randomBytes(32).toString('base64url')
-  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' })
+  // Two servers starting on a new data dir at once must agree on one secret: write a private temp
+  // file, then link it into place, which fails if another process got there first; then read the
+  // winner's (complete) file.
+  if (!existsSync(path)) {
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+    writeFileSync(tmp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' })
+    try {
+      linkSync(tmp, path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    } finally {
+      unlinkSync(tmp)
+    }
+  }
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
+  const secret = readFileSync(path, 'utf8').trim()
+  if (!isStrongSecret(secret)) {
+    throw new ConfigError(path, 'holds a weak secret: replace it with 32 random bytes (base64url)')
+  }
   return secret
 }

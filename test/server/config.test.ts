@@ -117,3 +117,25 @@ describe('SEC-55: the server secret', () => {
     expect(loadSecret({ configured: strong, dataDir: dir, production: true })).toBe(strong)
   })
 })
+
+describe('SEC-55: concurrent first starts', () => {
+  it('SEC-55: processes starting at once on a new data dir all get the same secret', async () => {
+    const { execFile } = await import('node:child_process')
+    const data = join(dir, 'race')
+    const script = `import { loadSecret } from ${JSON.stringify(new URL('../../src/server/secret.ts', import.meta.url).pathname)}; process.stdout.write(loadSecret({ configured: null, dataDir: ${JSON.stringify(data)}, production: false }))`
+    const outputs = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            execFile(process.execPath, ['--input-type=module', '-e', script], (err, stdout) =>
+              err ? reject(err) : resolve(stdout),
+            )
+          }),
+      ),
+    )
+    expect(new Set(outputs).size).toBe(1)
+    expect(isStrongSecret(outputs[0]!)).toBe(true)
+    expect(statSync(join(data, 'secret.key')).mode & 0o777).toBe(0o600)
+  })
+})

@@ -48,6 +48,8 @@ export class OwnedClient {
   readonly #handshakeMs: number
   #connectedOnce = false
   #connecting: Promise<void> | undefined
+  #recovering = false
+  #closed = false
 
   constructor(options: OwnedClientOptions) {
     this.#handshakeMs = options.connectTimeoutMs + options.commandTimeoutMs
@@ -70,6 +72,7 @@ export class OwnedClient {
 
   /** Connects unless already open or connecting; concurrent calls share one attempt. */
   async open(): Promise<void> {
+    this.#closed = false
     if (!this.client.isOpen) this.#connecting = this.#connect()
     if (this.#connecting !== undefined) await this.#connecting
   }
@@ -97,8 +100,38 @@ export class OwnedClient {
     }
   }
 
+  /**
+   * A command went unanswered: the connection is presumed dead (a silent network never resets it).
+   * Drops it and reconnects in the background until it succeeds or the store closes; meanwhile
+   * commands fail at once. Concurrent calls share one recovery.
+   */
+  stalled(): void {
+    if (this.#recovering || this.#closed) return
+    this.#recovering = true
+    void this.#recover().finally(() => {
+      this.#recovering = false
+    })
+  }
+
+  async #recover(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        if (this.client.isOpen) this.client.destroy()
+      } catch {
+        // already closed
+      }
+      try {
+        await this.#connect()
+        return
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+    }
+  }
+
   /** Waits for pending replies when connected; otherwise drops the connection at once. */
   async close(): Promise<void> {
+    this.#closed = true
     this.#connectedOnce = false
     if (!this.client.isOpen) return
     try {

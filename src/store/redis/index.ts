@@ -18,7 +18,7 @@
  * `<pk>` is base64url(SHA-256(principal)): no user input ever becomes key syntax (SEC-54).
  */
 import { ErrorReply } from 'redis'
-import { ParleyError } from '../../core/errors.ts'
+import { ParleyError, storeUnavailable } from '../../core/errors.ts'
 import {
   type ActionContext,
   type AuditEvent,
@@ -397,8 +397,30 @@ export class RedisStore implements SessionStore {
     return `${this.prefix}${kind}${id}`
   }
 
+  /**
+   * One command, bounded by `commandTimeoutMs` from start to reply. node-redis's own timeout stops
+   * counting once the command is written, so a silent network (packets dropped, no reset) would
+   * leave it waiting until TCP gives up; this timer fails it closed instead and, for a client the
+   * store owns, replaces the stalled connection. A late reply after the timer is simply dropped.
+   */
   #send(args: string[]): Promise<unknown> {
-    return this.#client.sendCommand(args, { timeout: this.#commandTimeoutMs })
+    const pending = this.#client.sendCommand(args, { timeout: this.#commandTimeoutMs })
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(storeUnavailable(new Error('Redis did not answer within commandTimeoutMs')))
+        this.#owned?.stalled()
+      }, this.#commandTimeoutMs)
+      pending.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (err: unknown) => {
+          clearTimeout(timer)
+          reject(err)
+        },
+      )
+    })
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
