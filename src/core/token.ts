@@ -1,5 +1,5 @@
 /** @module Credentials: CSPRNG ids and secrets, prefixed tokens, SHA-256 at rest, constant-time compare. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * Token kinds and their prefixes (SEC-06). A prefix makes a leaked token easy for secret scanners to
@@ -33,7 +33,7 @@ export function newSecret(): string {
 
 /** SHA-256 of a secret, base64url: the only form in which a secret is ever stored. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url')
+  return hash('sha256', secret, 'base64url')
 }
 
 /** True when `id` has the shape of an id Parley issues. */
@@ -76,18 +76,15 @@ export function parseToken(kind: TokenKind, raw: unknown): { id: string; secret:
   return { id, secret }
 }
 
-const DUMMY_HASH = Buffer.alloc(32)
+const DUMMY_HASH = 'A'.repeat(43)
 
 /**
  * Compares a presented secret with a stored hash in constant time (SEC-03). With no stored hash
  * (unknown id), it still hashes and compares, so that both paths cost the same.
  */
 export function secretMatches(storedHash: string | null | undefined, secret: string): boolean {
-  const presented = createHash('sha256').update(secret).digest()
-  const stored = storedHash ? Buffer.from(storedHash, 'base64url') : DUMMY_HASH
-  if (stored.length !== presented.length) {
-    timingSafeEqual(presented, presented)
-    return false
-  }
-  return timingSafeEqual(stored, presented) && storedHash != null
+  const presented = Buffer.from(hash('sha256', secret, 'base64url'))
+  const known = typeof storedHash === 'string' && storedHash.length === presented.length
+  const stored = Buffer.from(known ? storedHash : DUMMY_HASH)
+  return timingSafeEqual(stored, presented) && known
 }

@@ -2,6 +2,7 @@
  * @module API keys for the service API (SEC-52): `plyk_<id>.<secret>`, stored as SHA-256, scoped
  * `read` or `manage`, checked with a short cache so that a hot key costs no store round trip.
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../core/clock.ts'
 import { ParleyError } from '../core/errors.ts'
 import type { ApiKeyRecord, SessionStore } from '../core/store.ts'
@@ -45,6 +46,8 @@ export function keyLabel(id: string): string {
 interface CacheEntry {
   record: ApiKeyRecord | null
   until: number
+  /** The secret that last matched the stored hash, so a hot key is not hashed again on every call. */
+  verified: Buffer | null
 }
 
 /**
@@ -73,19 +76,23 @@ export class ApiKeyChecker {
     let entry = this.#cache.get(parsed.id)
     if (entry === undefined || entry.until <= now) {
       const record = await this.#store.getApiKey(parsed.id)
-      entry = { record, until: now + this.#cacheMs }
+      entry = { record, until: now + this.#cacheMs, verified: null }
       if (this.#cacheMs > 0) {
         if (this.#cache.size >= this.#maxEntries) this.#cache.clear()
         this.#cache.set(parsed.id, entry)
       }
     }
     const record = entry.record
-    if (
-      !secretMatches(record?.secretHash, parsed.secret) ||
-      record === null ||
-      record.revokedAt !== null
-    ) {
+    if (record === null || record.revokedAt !== null) {
+      secretMatches(null, parsed.secret) // the same work as a wrong secret
       throw new ParleyError('ERR_API_KEY_INVALID')
+    }
+    const presented = Buffer.from(parsed.secret)
+    const known = entry.verified !== null && entry.verified.length === presented.length
+    if (!(known && timingSafeEqual(entry.verified!, presented))) {
+      if (!secretMatches(record.secretHash, parsed.secret))
+        throw new ParleyError('ERR_API_KEY_INVALID')
+      entry.verified = presented
     }
     return record
   }

@@ -82,10 +82,10 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
   app.removeContentTypeParser('text/plain') // the API speaks JSON only: anything else is a 415
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, problemOf('ERR_NOT_FOUND')))
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store')
     reply.header('x-content-type-options', 'nosniff')
-    return payload
+    done()
   })
 
   app.get('/healthz', async () => ({ status: 'ok' }))

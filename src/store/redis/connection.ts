@@ -56,7 +56,6 @@ export class OwnedClient {
     this.client = createClient({
       url: options.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.commandTimeoutMs },
       socket: {
         connectTimeout: options.connectTimeoutMs,
         reconnectStrategy: (retries: number) => {

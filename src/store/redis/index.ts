@@ -404,7 +404,7 @@ export class RedisStore implements SessionStore {
    * store owns, replaces the stalled connection. A late reply after the timer is simply dropped.
    */
   #send(args: string[]): Promise<unknown> {
-    const pending = this.#client.sendCommand(args, { timeout: this.#commandTimeoutMs })
+    const pending = this.#client.sendCommand(args)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(storeUnavailable(new Error('Redis did not answer within commandTimeoutMs')))

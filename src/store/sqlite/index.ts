@@ -75,8 +75,31 @@ function toRecord(row: Row): SessionRecord {
       ip: (row.client_ip ?? null) as string | null,
       userAgent: (row.user_agent ?? null) as string | null,
     },
-    data: JSON.parse(row.data as string),
+    data: parseObject(row.data as string),
     version: Number(row.version),
+  }
+}
+
+const parseObject = (json: string) => (json === '{}' ? {} : JSON.parse(json))
+
+/** The hot path's row, read as an array in COLUMNS order (about half the cost of an object row). */
+function arrayToRecord(v: SQLInputValue[]): SessionRecord {
+  return {
+    id: v[0] as string,
+    secretHash: v[1] as string,
+    principal: v[2] as string,
+    state: v[3] as SessionRecord['state'],
+    createdAt: Number(v[4]),
+    lastSeenAt: Number(v[5]),
+    idleTimeoutMs: Number(v[6]),
+    idleExpiresAt: Number(v[7]),
+    absoluteExpiresAt: Number(v[8]),
+    endedAt: v[9] === null ? null : Number(v[9]),
+    endReason: (v[10] ?? null) as EndReason | null,
+    auth: JSON.parse(v[11] as string),
+    client: { ip: (v[12] ?? null) as string | null, userAgent: (v[13] ?? null) as string | null },
+    data: parseObject(v[14] as string),
+    version: Number(v[15]),
   }
 }
 
@@ -124,6 +147,7 @@ export class SqliteStore implements SessionStore {
   #options: Required<SqliteStoreOptions>
   #db: DatabaseSync | null = null
   #stmts = new Map<string, StatementSync>()
+  #getStmt: StatementSync | null = null
 
   constructor(options: SqliteStoreOptions = {}) {
     this.#options = {
@@ -170,6 +194,7 @@ export class SqliteStore implements SessionStore {
 
   async close(): Promise<void> {
     this.#stmts.clear()
+    this.#getStmt = null
     this.#db?.close()
     this.#db = null
   }
@@ -229,8 +254,15 @@ export class SqliteStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | null> {
     return this.#run(() => {
-      const row = this.#q(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`).get(id) as Row | undefined
-      return row === undefined ? null : toRecord(row)
+      let stmt = this.#getStmt
+      if (stmt === null) {
+        stmt = this.#getStmt = this.#database().prepare(
+          `SELECT ${COLUMNS} FROM sessions WHERE id = ?`,
+        )
+        stmt.setReturnArrays(true)
+      }
+      const row = stmt.get(id) as unknown as SQLInputValue[] | undefined
+      return row === undefined ? null : arrayToRecord(row)
     })
   }
 
