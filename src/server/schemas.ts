@@ -4,7 +4,14 @@
  */
 import { END_REASONS, EVENT_TYPES } from '../core/session.ts'
 
-const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] })
+/**
+ * `type: [T, 'null']` rather than `anyOf`: the response serializer (fast-json-stringify) handles a
+ * type list directly, while `anyOf` makes it run a validator on every value of the hot path.
+ */
+const nullable = (schema: { type: string; [k: string]: unknown }) => {
+  const { enum: values, ...rest } = schema as { enum?: readonly unknown[]; type: string }
+  return { ...rest, type: [schema.type, 'null'], ...(values ? { enum: [...values, null] } : {}) }
+}
 const time = { type: 'integer', description: 'epoch milliseconds' } as const
 
 export const sessionId = {

@@ -515,9 +515,15 @@ export function runStoreContract(options: StoreContractOptions): void {
       expect(await codeOf(sessions.create({ principal: '' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'a\nb' }))).toBe('ERR_VALIDATION')
       expect(await codeOf(sessions.create({ principal: 'a\uD800' }))).toBe('ERR_VALIDATION')
-      expect(await codeOf(sessions.create({ principal: 'a', data: { s: 'x\u0000' } }))).toBe('ERR_VALIDATION')
-      expect(await codeOf(sessions.create({ principal: 'a', data: { s: '\uDC00' } }))).toBe('ERR_VALIDATION')
-      expect(await codeOf(sessions.create({ principal: 'a', userAgent: 'UA\u0000' }))).toBe('ERR_VALIDATION')
+      expect(await codeOf(sessions.create({ principal: 'a', data: { s: 'x\u0000' } }))).toBe(
+        'ERR_VALIDATION',
+      )
+      expect(await codeOf(sessions.create({ principal: 'a', data: { s: '\uDC00' } }))).toBe(
+        'ERR_VALIDATION',
+      )
+      expect(await codeOf(sessions.create({ principal: 'a', userAgent: 'UA\u0000' }))).toBe(
+        'ERR_VALIDATION',
+      )
       expect(await codeOf(sessions.create({ principal: 'x'.repeat(257) }))).toBe('ERR_VALIDATION')
       expect(
         await codeOf(sessions.create({ principal: 'a', data: { big: 'x'.repeat(9000) } })),
