@@ -32,6 +32,7 @@ export function registerServe(program: Command): void {
       bodyLimit: config.bodyLimit,
       trustProxy: config.trustProxy,
       apiKeyCacheMs: config.apiKeyCacheMs,
+      sessionCacheMs: config.sessionCacheMs,
       sweepIntervalMs: config.sweepIntervalMs,
     })
     const keys = await store.listApiKeys()

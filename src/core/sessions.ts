@@ -2,6 +2,7 @@
  * @module The session manager: establish, validate (the hot path), touch, update, end, list, sweep.
  * It holds the rules; the store holds the state and makes each step atomic.
  */
+import { SessionCache, type SessionCacheOptions } from './cache.ts'
 import { type Clock, systemClock } from './clock.ts'
 import { ParleyError } from './errors.ts'
 import { resolvePolicy, type SessionPolicy } from './policy.ts'
@@ -9,6 +10,7 @@ import {
   type ActionContext,
   type AuditEvent,
   type AuthContext,
+  copyRecord,
   type EndReason,
   expiresAt,
   expiryReason,
@@ -104,6 +106,8 @@ export class Sessions {
   readonly store: SessionStore
   readonly clock: Clock
   readonly policy: SessionPolicy
+  #cache: SessionCache | null = null
+  #unwatch: (() => Promise<void>) | null = null
 
   constructor(options: SessionsOptions) {
     this.store = options.store
@@ -163,6 +167,7 @@ export class Sessions {
         userAgent: record.client.userAgent,
       },
     })
+    for (const e of result.ended) this.#cache?.invalidate(e.id)
     return { session: toSession(record), token: issued.token, ended: result.ended.map(toSession) }
   }
 
@@ -177,9 +182,46 @@ export class Sessions {
       secretMatches(null, typeof token === 'string' ? token.slice(0, 64) : '')
       throw invalid()
     }
+    const cache = this.#cache
+    if (cache !== null) {
+      const cached = cache.get(parsed.id, this.clock.now())
+      if (cached !== undefined) {
+        if (!secretMatches(cached.secretHash, parsed.secret)) throw invalid()
+        return this.check(cached, options, false, true)
+      }
+    }
+    const generation = cache?.generation() ?? 0
     const record = await this.store.get(parsed.id)
     if (!secretMatches(record?.secretHash, parsed.secret) || record === null) throw invalid()
+    cache?.set(record, this.clock.now(), generation)
     return this.check(record, options)
+  }
+
+  /**
+   * Turns on the local session cache, for stores with a change feed (Redis): a hot session then
+   * costs no store round trip. An ended session stops validating here as soon as the store's
+   * notification arrives, and at the latest after `ttlMs`; while the feed is down nothing is
+   * served from the cache. Resolves once subscribed; does nothing for stores without a feed.
+   */
+  async enableCache(options: SessionCacheOptions = {}): Promise<boolean> {
+    if (this.#cache !== null || this.store.watch === undefined) return this.#cache !== null
+    const cache = new SessionCache(options)
+    this.#unwatch = await this.store.watch((change) => cache.apply(change))
+    this.#cache = cache
+    return true
+  }
+
+  /** The cache, when enabled (for metrics and tests). */
+  get cache(): SessionCache | null {
+    return this.#cache
+  }
+
+  /** Stops the store's change feed (the store itself stays open). */
+  async close(): Promise<void> {
+    const unwatch = this.#unwatch
+    this.#unwatch = null
+    this.#cache?.apply({ type: 'link', up: false })
+    await unwatch?.()
   }
 
   /** Returns the session with this id, ending it first if it expired. Throws ERR_SESSION_NOT_FOUND. */
@@ -214,10 +256,12 @@ export class Sessions {
       await this.expire(record)
       throw endedError(expiryReason(record))
     }
+    this.#cache?.invalidate(id)
     const updated = await this.store.update(id, expectedVersion, patch, {
       ...context,
       at: this.clock.now(),
     })
+    this.#cache?.invalidate(id)
     return toSession(updated)
   }
 
@@ -229,6 +273,7 @@ export class Sessions {
   ): Promise<EndResult> {
     if (!isWellFormedId(id)) throw new ParleyError('ERR_SESSION_NOT_FOUND')
     const ended = await this.store.end(id, reason, { ...context, at: this.clock.now() })
+    this.#cache?.invalidate(id)
     if (ended !== null) return { session: toSession(ended), ended: true }
     const record = await this.store.get(id)
     if (record === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
@@ -249,12 +294,15 @@ export class Sessions {
       { ...context, at: this.clock.now() },
       exceptId,
     )
+    for (const e of ended) this.#cache?.invalidate(e.id)
     return ended.map(toSession)
   }
 
   /** Ends every active session in the store (an administrator's last resort, SEC-17). */
-  endAll(reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<number> {
-    return this.store.endAll(reason, { ...context, at: this.clock.now() })
+  async endAll(reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<number> {
+    const n = await this.store.endAll(reason, { ...context, at: this.clock.now() })
+    this.#cache?.flush()
+    return n
   }
 
   /** Active, unexpired sessions of a principal, most recently used first. */
@@ -280,6 +328,7 @@ export class Sessions {
     let ended = 0
     for (;;) {
       const done = await this.store.sweep(now, batch)
+      for (const e of done) this.#cache?.invalidate(e.id)
       ended += done.length
       if (done.length < batch) break
     }
@@ -296,26 +345,41 @@ export class Sessions {
     record: SessionRecord,
     options: ValidateOptions,
     forceTouch = false,
+    fromCache = false,
   ): Promise<Session> {
     if (record.state === 'ended') throw endedError(record.endReason)
     const now = this.clock.now()
     if (now >= expiresAt(record)) {
+      if (fromCache) {
+        // Another node may have touched it since it was cached: only the store can say it expired.
+        const fresh = await this.store.get(record.id)
+        if (fresh === null) throw invalid()
+        return this.check(fresh, options, forceTouch)
+      }
       await this.expire(record)
       throw endedError(expiryReason(record))
     }
     const due = forceTouch || now - record.lastSeenAt >= this.policy.touchIntervalMs
-    if (options.touch === false || !due || now <= record.lastSeenAt) return toSession(record)
+    if (options.touch === false || !due || now <= record.lastSeenAt) {
+      return fromCache ? toSession(copyRecord(record)) : toSession(record)
+    }
+    const generation = this.#cache?.generation() ?? 0
     const touched = await this.store.touch(record.id, {
       at: now,
       idleExpiresAt: Math.min(now + record.idleTimeoutMs, record.absoluteExpiresAt),
     })
-    if (touched !== null) return toSession(touched)
+    if (touched !== null) {
+      this.#cache?.set(touched, now, generation)
+      return toSession(copyRecord(touched))
+    }
     // It ended (or expired) between our read and our write: the end stands.
+    this.#cache?.invalidate(record.id)
     const current = await this.store.get(record.id)
     throw endedError(current?.endReason ?? expiryReason(record))
   }
 
   private async expire(record: SessionRecord): Promise<EndResult> {
+    this.#cache?.invalidate(record.id)
     const reason = expiryReason(record)
     const ended = await this.store.end(record.id, reason, {
       at: expiresAt(record),

@@ -2,6 +2,7 @@
  * @module The SessionStore contract: the neutral interface every store adapter implements.
  * Each method is atomic in its store; test/store/contract.case.ts proves every adapter behaves alike.
  */
+import type { StoreChange } from './cache.ts'
 import type {
   ActionContext,
   AuditEvent,
@@ -110,6 +111,13 @@ export interface SessionStore {
   appendEvent(event: AuditEventInput): Promise<void>
   /** The most recent `limit` events (default 100) of a session or principal, oldest first. */
   events(query: EventQuery): Promise<AuditEvent[]>
+
+  /**
+   * Optional: a feed of changes from every process sharing the store (ended or updated sessions),
+   * for the local session cache. Resolves once subscribed (after a first `link up`); the returned
+   * function unsubscribes. Stores without it are never cached.
+   */
+  watch?(listener: (change: StoreChange) => void): Promise<() => Promise<void>>
 
   createApiKey(record: ApiKeyRecord, context: ActionContext): Promise<void>
   getApiKey(id: string): Promise<ApiKeyRecord | null>

@@ -33,6 +33,11 @@ export interface BuildServerOptions {
   bodyLimit?: number
   trustProxy?: boolean
   apiKeyCacheMs?: number
+  /**
+   * TTL of the local session cache, for stores with a change feed (Redis); 0 turns it off.
+   * Default 5000: the revocation bound when a change notification is lost.
+   */
+  sessionCacheMs?: number
   /** Run the sweeper every this many ms; 0 (the default here) leaves it to the caller. */
   sweepIntervalMs?: number
 }
@@ -58,6 +63,9 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
   const clock = options.clock ?? systemClock
   const sessions = new Sessions({ store: options.store, clock, policy: options.policy })
   const apiKeys = new ApiKeyChecker(options.store, clock, options.apiKeyCacheMs ?? 5000)
+  if ((options.sessionCacheMs ?? 5000) > 0) {
+    await sessions.enableCache({ ttlMs: options.sessionCacheMs ?? 5000 })
+  }
   const logger =
     options.logger === undefined || options.logger === false || options.logger === true
       ? (options.logger ?? false)
@@ -117,7 +125,10 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     }, options.sweepIntervalMs)
     timer.unref()
   }
-  app.addHook('onClose', async () => clearInterval(timer))
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await sessions.close()
+  })
   return { app, sessions, apiKeys, sweep }
 }
 

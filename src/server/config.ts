@@ -18,6 +18,7 @@ export interface ServerConfig {
   policy: SessionPolicy
   sweepIntervalMs: number
   apiKeyCacheMs: number
+  sessionCacheMs: number
   bodyLimit: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logRequests: boolean
@@ -203,6 +204,13 @@ export const SETTINGS = [
     'how long a checked API key is trusted before it is read again',
   ),
   setting(
+    'sessionCache',
+    'PARLEY_SESSION_CACHE',
+    duration(0),
+    '5s',
+    'with Redis: serve hot sessions from memory, invalidated by Redis pub/sub; this TTL bounds a lost notification (0: off)',
+  ),
+  setting(
     'bodyLimit',
     'PARLEY_BODY_LIMIT',
     int(1024, 1 << 20),
@@ -307,6 +315,7 @@ export function loadConfig(
     policy,
     sweepIntervalMs: values.sweepInterval as number,
     apiKeyCacheMs: values.apiKeyCache as number,
+    sessionCacheMs: values.sessionCache as number,
     bodyLimit: values.bodyLimit as number,
     logLevel: values.logLevel as ServerConfig['logLevel'],
     logRequests: values.logRequests as boolean,

@@ -299,8 +299,8 @@ describe('service API', () => {
     const store = new Proxy(inner, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver)
-        if (typeof value !== 'function' || prop === 'createApiKey' || prop === 'getApiKey')
-          return value.bind?.(target) ?? value
+        if (typeof value !== 'function') return value
+        if (prop === 'createApiKey' || prop === 'getApiKey') return value.bind(target)
         return (...args: unknown[]) => {
           if (mode === 'down')
             return Promise.reject(

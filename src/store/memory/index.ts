@@ -4,6 +4,9 @@ import {
   type ActionContext,
   type AuditEvent,
   type AuditEventInput,
+  copyAuth,
+  copyData,
+  copyRecord,
   createdEvent,
   type EndReason,
   endedEvent,
@@ -226,24 +229,6 @@ export class MemoryStore implements SessionStore {
   #append(event: AuditEventInput): void {
     this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
   }
-}
-
-/**
- * A deep copy of a record, written out field by field: `structuredClone` costs several
- * microseconds a call, and this runs on every validation (the hot path).
- */
-function copyRecord(r: SessionRecord): SessionRecord {
-  return { ...r, auth: copyAuth(r.auth), client: { ...r.client }, data: copyData(r.data) }
-}
-
-function copyAuth(auth: SessionRecord['auth']): SessionRecord['auth'] {
-  return { factors: [...auth.factors], level: auth.level, authenticatedAt: auth.authenticatedAt }
-}
-
-/** Session data is plain JSON (the core checks it), so a JSON round trip copies it exactly. */
-function copyData(data: Record<string, unknown>): Record<string, unknown> {
-  for (const _key in data) return JSON.parse(JSON.stringify(data))
-  return {}
 }
 
 /** The audit event for an API key's creation or revocation (shared by every store). */

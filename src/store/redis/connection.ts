@@ -12,6 +12,8 @@ export interface RedisClientLike {
   ): Promise<T>
   on(event: 'error', listener: (err: Error) => void): unknown
   off(event: 'error', listener: (err: Error) => void): unknown
+  /** A new client with the same options (node-redis has it); needed only by `watch`. */
+  duplicate?(): unknown
 }
 
 /** Replies that mean "not now" rather than "wrong": a loading, busy, read-only or full server. */

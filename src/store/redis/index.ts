@@ -18,6 +18,7 @@
  * `<pk>` is base64url(SHA-256(principal)): no user input ever becomes key syntax (SEC-54).
  */
 import { ErrorReply } from 'redis'
+import type { StoreChange } from '../../core/cache.ts'
 import { ParleyError, storeUnavailable } from '../../core/errors.ts'
 import {
   type ActionContext,
@@ -38,6 +39,7 @@ import {
   type UpdatePatch,
 } from '../../core/store.ts'
 import { apiKeyEvent } from '../memory/index.ts'
+import { type SubscriberLike, watchChanges } from './changes.ts'
 import {
   decodeApiKey,
   decodeEventsNewestFirst,
@@ -167,6 +169,19 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#owned !== undefined) await this.#owned.close()
     else this.#client.off('error', this.#onError)
+  }
+
+  /**
+   * The change feed for the session cache: ids of sessions ended or updated by any process, on a
+   * second connection. Silence on a broken network is not detected by the feed itself: the cache's
+   * TTL bounds how long a missed change can matter.
+   */
+  async watch(listener: (change: StoreChange) => void): Promise<() => Promise<void>> {
+    if (typeof this.#client.duplicate !== 'function') {
+      throw new ParleyError('ERR_CONFIG_INVALID', 'watch needs a client with duplicate()')
+    }
+    const subscriber = this.#client.duplicate() as SubscriberLike
+    return watchChanges(subscriber, `${this.prefix}changes`, listener)
   }
 
   /** Resolves when Redis answers a PING; rejects with ERR_STORE_UNAVAILABLE otherwise. */

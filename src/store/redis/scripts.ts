@@ -86,6 +86,7 @@ local function end_session(id, reason, at, actor, ip, ua)
     redis.call('PEXPIRE', h, TTL)
     redis.call('PEXPIRE', P .. 'ev:s:' .. id, TTL)
   end
+  redis.call('PUBLISH', P .. 'changes', id)
   return redis.call('HGETALL', h)
 end
 `
@@ -192,6 +193,7 @@ if auth ~= nil then redis.call('HSET', h, 'auth', auth) end
 redis.call('HSET', h, 'version', v)
 add_event({at = ARGV[7], type = 'session.updated', sid = id, p = f[5], pk = f[4],
   a = opt(ARGV[8]), ip = opt(ARGV[9]), ua = opt(ARGV[10]), d = '{"version":' .. v .. '}'})
+redis.call('PUBLISH', P .. 'changes', id)
 return {'ok', redis.call('HGETALL', h)}
 `,
 )
