@@ -4,7 +4,7 @@
  */
 
 /** What a child serves: a bare `node:http` baseline or Parley on one store. */
-export type TargetName = 'bare' | 'memory' | 'sqlite' | 'redis' | 'postgres'
+export type TargetName = 'bare' | 'memory' | 'sqlite' | 'redis' | 'redis-cache' | 'postgres'
 
 /** Passed to the child as its one argument (JSON). */
 export interface ChildConfig {
@@ -15,6 +15,8 @@ export interface ChildConfig {
   dataDir: string
   redisPrefix: string
   postgresSchema: string
+  /** The session cache TTL (0: off), as `sessionCacheMs` of buildServer. */
+  sessionCacheMs: number
   /** How many sessions to create (their tokens are rotated across requests). */
   tokens: number
   /** When set, profile the measured window (inspector) and write the profile here. */

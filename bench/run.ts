@@ -49,6 +49,7 @@ const STORES: TargetDef[] = [
   { name: 'memory', label: 'validate · memory', minRpsRatio: 0.5 },
   { name: 'sqlite', label: 'validate · sqlite', minRpsRatio: 0.5 },
   { name: 'redis', label: 'validate · redis', minRpsRatio: 0.45 },
+  { name: 'redis-cache', label: 'validate · redis + cache', minRpsRatio: 0.45 },
   { name: 'postgres', label: 'validate · postgres', minRpsRatio: null },
 ]
 
@@ -255,7 +256,7 @@ async function benchTarget(
     storeUrl:
       def.name === 'sqlite'
         ? `sqlite:${join(dataDir, 'bench.db')}`
-        : def.name === 'redis'
+        : def.name === 'redis' || def.name === 'redis-cache'
           ? settings.redisUrl
           : def.name === 'postgres'
             ? taggedPostgresUrl(settings.postgresUrl, `parley_bench_${id}`)
@@ -263,11 +264,12 @@ async function benchTarget(
     dataDir,
     redisPrefix: `parley-bench:${id}:`,
     postgresSchema: `parley_bench_${id}`,
+    sessionCacheMs: def.name === 'redis-cache' ? 5000 : 0,
     tokens: settings.tokens,
     profileDir: settings.profile ? join(OUT_DIR, 'profiles') : null,
   }
   const probe: ExternalProbe | null =
-    def.name === 'redis'
+    def.name === 'redis' || def.name === 'redis-cache'
       ? redisProbe(settings.redisUrl, config.redisPrefix)
       : def.name === 'postgres'
         ? postgresProbe(settings.postgresUrl, config.postgresSchema)

@@ -144,7 +144,7 @@ async function startParley(config: ChildConfig): Promise<Started> {
   })
   let parley: Awaited<ReturnType<typeof buildServer>> | undefined
   try {
-    parley = await buildServer({ store, logger: false })
+    parley = await buildServer({ store, logger: false, sessionCacheMs: config.sessionCacheMs })
     const { token: apiKey } = await createApiKey(store, systemClock, {
       name: 'bench',
       scope: 'read',

@@ -193,8 +193,10 @@ export class Sessions {
     const generation = cache?.generation() ?? 0
     const record = await this.store.get(parsed.id)
     if (!secretMatches(record?.secretHash, parsed.secret) || record === null) throw invalid()
-    cache?.set(record, this.clock.now(), generation)
-    return this.check(record, options)
+    if (cache === null) return this.check(record, options)
+    // The cached object is shared with later requests: the caller gets its own copy.
+    cache.set(record, this.clock.now(), generation)
+    return this.check(record, options, false, true)
   }
 
   /**
@@ -221,6 +223,7 @@ export class Sessions {
     const unwatch = this.#unwatch
     this.#unwatch = null
     this.#cache?.apply({ type: 'link', up: false })
+    this.#cache = null
     await unwatch?.()
   }
 
@@ -272,6 +275,13 @@ export class Sessions {
     context: Omit<ActionContext, 'at'> = {},
   ): Promise<EndResult> {
     if (!isWellFormedId(id)) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    // A session whose timeout passed before anyone swept it ended by that timeout, not by `reason`.
+    const current = await this.store.get(id)
+    if (current === null) throw new ParleyError('ERR_SESSION_NOT_FOUND')
+    if (current.state === 'active' && this.clock.now() >= expiresAt(current)) {
+      const expired = await this.expire(current)
+      return { session: expired.session, ended: false }
+    }
     const ended = await this.store.end(id, reason, { ...context, at: this.clock.now() })
     this.#cache?.invalidate(id)
     if (ended !== null) return { session: toSession(ended), ended: true }
@@ -288,6 +298,7 @@ export class Sessions {
     exceptId?: string,
   ): Promise<Session[]> {
     checkPrincipal(principal)
+    await this.sweepExpired() // sessions already timed out keep their timeout as the reason
     const ended = await this.store.endByPrincipal(
       principal,
       reason,
@@ -300,6 +311,7 @@ export class Sessions {
 
   /** Ends every active session in the store (an administrator's last resort, SEC-17). */
   async endAll(reason: EndReason, context: Omit<ActionContext, 'at'> = {}): Promise<number> {
+    await this.sweepExpired()
     const n = await this.store.endAll(reason, { ...context, at: this.clock.now() })
     this.#cache?.flush()
     return n
@@ -314,8 +326,9 @@ export class Sessions {
   }
 
   /** The audit trail of a session or a principal, oldest first. */
-  events(query: EventQuery): Promise<AuditEvent[]> {
+  async events(query: EventQuery): Promise<AuditEvent[]> {
     if (query.principal !== undefined) checkPrincipal(query.principal)
+    else if (!isWellFormedId(query.sessionId)) return []
     return this.store.events(query)
   }
 
@@ -325,13 +338,7 @@ export class Sessions {
    */
   async sweep(batch = 500): Promise<{ ended: number; purged: number }> {
     const now = this.clock.now()
-    let ended = 0
-    for (;;) {
-      const done = await this.store.sweep(now, batch)
-      for (const e of done) this.#cache?.invalidate(e.id)
-      ended += done.length
-      if (done.length < batch) break
-    }
+    const ended = await this.sweepExpired(batch)
     let purged = 0
     for (;;) {
       const n = await this.store.purge(now - this.policy.retentionMs, batch)
@@ -339,6 +346,18 @@ export class Sessions {
       if (n < batch) break
     }
     return { ended, purged }
+  }
+
+  /** Ends every session whose timeout has passed, with its timeout reason; returns how many. */
+  private async sweepExpired(batch = 500): Promise<number> {
+    const now = this.clock.now()
+    let ended = 0
+    for (;;) {
+      const done = await this.store.sweep(now, batch)
+      for (const e of done) this.#cache?.invalidate(e.id)
+      ended += done.length
+      if (done.length < batch) return ended
+    }
   }
 
   private async check(

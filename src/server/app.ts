@@ -34,8 +34,9 @@ export interface BuildServerOptions {
   trustProxy?: boolean
   apiKeyCacheMs?: number
   /**
-   * TTL of the local session cache, for stores with a change feed (Redis); 0 turns it off.
-   * Default 5000: the revocation bound when a change notification is lost.
+   * TTL of the local session cache, for stores with a change feed (Redis); 0 (the default) turns
+   * it off. When on, it is the revocation bound if a change notification is lost, and a cached
+   * session may be accepted during a store outage until the outage is noticed.
    */
   sessionCacheMs?: number
   /** Run the sweeper every this many ms; 0 (the default here) leaves it to the caller. */
@@ -63,13 +64,15 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
   const clock = options.clock ?? systemClock
   const sessions = new Sessions({ store: options.store, clock, policy: options.policy })
   const apiKeys = new ApiKeyChecker(options.store, clock, options.apiKeyCacheMs ?? 5000)
-  if ((options.sessionCacheMs ?? 5000) > 0) {
-    await sessions.enableCache({ ttlMs: options.sessionCacheMs ?? 5000 })
-  }
+  if ((options.sessionCacheMs ?? 0) > 0)
+    await sessions.enableCache({ ttlMs: options.sessionCacheMs })
   const logger =
-    options.logger === undefined || options.logger === false || options.logger === true
-      ? (options.logger ?? false)
-      : { ...options.logger, redact: { paths: REDACT, censor: '[redacted]' } }
+    options.logger === undefined || options.logger === false
+      ? false
+      : {
+          ...(options.logger === true ? {} : options.logger),
+          redact: { paths: REDACT, censor: '[redacted]' },
+        }
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger }),
     bodyLimit: options.bodyLimit ?? 16_384,
@@ -116,12 +119,19 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
   let timer: NodeJS.Timeout | undefined
   const sweep = () => sessions.sweep()
   if ((options.sweepIntervalMs ?? 0) > 0) {
+    let sweeping = false
     timer = setInterval(() => {
-      sweep().then(
-        (r) => (r.ended || r.purged) && app.log.info(r, 'sweep'),
-        (err) =>
-          app.log.warn({ code: (err as { code?: string }).code }, 'sweep failed; will retry'),
-      )
+      if (sweeping) return // a slow sweep is never overlapped by the next one
+      sweeping = true
+      sweep()
+        .then(
+          (r) => (r.ended || r.purged) && app.log.info(r, 'sweep'),
+          (err) =>
+            app.log.warn({ code: (err as { code?: string }).code }, 'sweep failed; will retry'),
+        )
+        .finally(() => {
+          sweeping = false
+        })
     }, options.sweepIntervalMs)
     timer.unref()
   }

@@ -207,8 +207,8 @@ export const SETTINGS = [
     'sessionCache',
     'PARLEY_SESSION_CACHE',
     duration(0),
-    '5s',
-    'with Redis: serve hot sessions from memory, invalidated by Redis pub/sub; this TTL bounds a lost notification (0: off)',
+    '0',
+    'with Redis: serve hot sessions from memory for this long, invalidated by pub/sub (0: off; see docs)',
   ),
   setting(
     'bodyLimit',

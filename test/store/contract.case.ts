@@ -229,6 +229,22 @@ export function runStoreContract(options: StoreContractOptions): void {
       expect(await codeOf(sessions.end(newId(), 'logout'))).toBe('ERR_SESSION_NOT_FOUND')
     })
 
+    it('an end asked for after the timeout passed records the timeout, the one true reason', async () => {
+      const a = await sessions.create({ principal: 'late' })
+      const b = await sessions.create({ principal: 'late' })
+      const c = await sessions.create({ principal: 'late2' })
+      clock.advance(31 * MIN)
+      const logout = await sessions.end(a.session.id, 'logout')
+      expect(logout).toMatchObject({
+        ended: false,
+        session: { endReason: 'idle_timeout', endedAt: a.session.idleExpiresAt },
+      })
+      expect(await sessions.endByPrincipal('late', 'password_changed')).toEqual([])
+      expect((await store.get(b.session.id))!.endReason).toBe('idle_timeout')
+      expect(await sessions.endAll('revoked_all')).toBe(0)
+      expect((await store.get(c.session.id))!.endReason).toBe('idle_timeout')
+    })
+
     it('SEC-17: lists a principal’s sessions, ends all but one, then all', async () => {
       const a = await sessions.create({ principal: 'bob' })
       clock.advance(1000)

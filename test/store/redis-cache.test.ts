@@ -72,15 +72,24 @@ describe('Redis session cache', () => {
     const prefix = newPrefix()
     const clock = new ManualClock()
     const a = await node(prefix, clock)
-    const { token } = await a.sessions.create({ principal: 'p', data: { n: 1 } })
-    await a.sessions.validate(token)
+    const { token } = await a.sessions.create({
+      principal: 'p',
+      data: { n: 1 },
+      auth: { factors: ['password'], level: 1 },
+    })
+    const first = await a.sessions.validate(token) // a miss: read from Redis, then cached
+    first.data.n = 42
+    first.auth.level = 9
+    first.auth.factors.push('totp')
     const before = a.reads()
     for (let i = 0; i < 20; i++) {
       const s = await a.sessions.validate(token)
       s.data.n = 99
     }
     expect(a.reads()).toBe(before)
-    expect((await a.sessions.validate(token)).data).toEqual({ n: 1 })
+    const again = await a.sessions.validate(token)
+    expect(again.data).toEqual({ n: 1 })
+    expect(again.auth).toMatchObject({ level: 1, factors: ['password'] })
   })
 
   it('SEC-19: a session ended on another node stops validating on this one within the push delay, long before the cache TTL', async () => {

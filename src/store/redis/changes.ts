@@ -23,6 +23,7 @@ export async function watchChanges(
   subscriber: SubscriberLike,
   channel: string,
   listener: (change: StoreChange) => void,
+  timeoutMs: number,
 ): Promise<() => Promise<void>> {
   let subscribed = false
   let up = false
@@ -41,12 +42,23 @@ export async function watchChanges(
     up = true
     listener({ type: 'link', up: true })
   })
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('subscribing timed out')), timeoutMs)
+  })
   try {
-    await subscriber.connect()
-    await subscriber.subscribe(channel, (id) => listener({ type: 'invalidate', id }))
+    await Promise.race([
+      (async () => {
+        await subscriber.connect()
+        await subscriber.subscribe(channel, (id) => listener({ type: 'invalidate', id }))
+      })(),
+      timedOut,
+    ])
   } catch (err) {
     subscriber.destroy()
     throw toParleyError(err)
+  } finally {
+    clearTimeout(timer)
   }
   subscribed = true
   up = true

@@ -13,7 +13,7 @@ export interface RedisClientLike {
   on(event: 'error', listener: (err: Error) => void): unknown
   off(event: 'error', listener: (err: Error) => void): unknown
   /** A new client with the same options (node-redis has it); needed only by `watch`. */
-  duplicate?(): unknown
+  duplicate?(overrides?: Record<string, unknown>): unknown
 }
 
 /** Replies that mean "not now" rather than "wrong": a loading, busy, read-only or full server. */

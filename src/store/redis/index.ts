@@ -124,6 +124,7 @@ export class RedisStore implements SessionStore {
   readonly #client: RedisClientLike
   readonly #owned: OwnedClient | undefined
   readonly #commandTimeoutMs: number
+  readonly #connectTimeoutMs: number
   readonly #ttl: string
   readonly #onError = (_err: Error): void => {
     // Connection errors are reported to callers as ERR_STORE_UNAVAILABLE; the client reconnects.
@@ -132,6 +133,7 @@ export class RedisStore implements SessionStore {
   constructor(options: RedisStoreOptions = {}) {
     this.prefix = options.prefix ?? 'parley:'
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 2000
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
     const ttl = options.endedTtlMs ?? 400 * DAY
     if (!Number.isInteger(ttl) || ttl < 0) {
       throw new ParleyError(
@@ -180,8 +182,20 @@ export class RedisStore implements SessionStore {
     if (typeof this.#client.duplicate !== 'function') {
       throw new ParleyError('ERR_CONFIG_INVALID', 'watch needs a client with duplicate()')
     }
-    const subscriber = this.#client.duplicate() as SubscriberLike
-    return watchChanges(subscriber, `${this.prefix}changes`, listener)
+    // Its own reconnect strategy (retry for ever) and connect timeout: the main client's strategy
+    // gives up while that client is recovering, which would leave the feed down for good.
+    const subscriber = this.#client.duplicate({
+      socket: {
+        connectTimeout: this.#connectTimeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(50 + retries * 50, 1000),
+      },
+    }) as SubscriberLike
+    return watchChanges(
+      subscriber,
+      `${this.prefix}changes`,
+      listener,
+      this.#connectTimeoutMs + this.#commandTimeoutMs,
+    )
   }
 
   /** Resolves when Redis answers a PING; rejects with ERR_STORE_UNAVAILABLE otherwise. */
