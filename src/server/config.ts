@@ -14,6 +14,7 @@ export interface ServerConfig {
   store: string
   dataDir: string
   redisPrefix: string
+  redisWaitReplicas: number
   postgresSchema: string
   policy: SessionPolicy
   sweepIntervalMs: number
@@ -204,6 +205,13 @@ export const SETTINGS = [
     'how long a checked API key is trusted before it is read again',
   ),
   setting(
+    'redisWaitReplicas',
+    'PARLEY_REDIS_WAIT_REPLICAS',
+    int(0, 64),
+    0,
+    'with Redis: every end waits for this many replicas (WAIT), so a failover cannot undo it',
+  ),
+  setting(
     'sessionCache',
     'PARLEY_SESSION_CACHE',
     duration(0),
@@ -311,6 +319,7 @@ export function loadConfig(
     store: values.store as string,
     dataDir: values.dataDir as string,
     redisPrefix: values.redisPrefix as string,
+    redisWaitReplicas: values.redisWaitReplicas as number,
     postgresSchema: values.postgresSchema as string,
     policy,
     sweepIntervalMs: values.sweepInterval as number,

@@ -6,6 +6,7 @@ export interface OpenStoreOptions {
   store: string
   dataDir: string
   redisPrefix?: string
+  redisWaitReplicas?: number
   postgresSchema?: string
 }
 
@@ -22,7 +23,11 @@ export async function openStore(options: OpenStoreOptions): Promise<SessionStore
     store = new SqliteStore({ path })
   } else if (/^rediss?:/.test(url)) {
     const { RedisStore } = await import('../store/redis/index.ts')
-    store = new RedisStore({ url, prefix: options.redisPrefix ?? 'parley:' })
+    store = new RedisStore({
+      url,
+      prefix: options.redisPrefix ?? 'parley:',
+      revocationReplicas: options.redisWaitReplicas ?? 0,
+    })
   } else {
     const { PostgresStore } = await import('../store/postgres/index.ts')
     store = new PostgresStore({ connectionString: url, schema: options.postgresSchema ?? 'parley' })

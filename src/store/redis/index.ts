@@ -94,6 +94,15 @@ export interface RedisStoreOptions {
    * Default 400 days.
    */
   endedTtlMs?: number
+  /**
+   * Revocations (every end) wait until this many replicas have acknowledged them (`WAIT`), so that
+   * a failover cannot bring an ended session back; fewer acknowledgements within
+   * `revocationWaitMs` give ERR_STORE_UNAVAILABLE (the end is applied on the primary; retrying it
+   * is safe). Default 0: no wait, for a Redis without replicas.
+   */
+  revocationReplicas?: number
+  /** How long a revocation waits for its replicas. Default 1000 ms. */
+  revocationWaitMs?: number
 }
 
 const DAY = 24 * 60 * 60 * 1000
@@ -125,6 +134,8 @@ export class RedisStore implements SessionStore {
   readonly #owned: OwnedClient | undefined
   readonly #commandTimeoutMs: number
   readonly #connectTimeoutMs: number
+  readonly #replicas: number
+  readonly #replicaWaitMs: number
   readonly #ttl: string
   readonly #onError = (_err: Error): void => {
     // Connection errors are reported to callers as ERR_STORE_UNAVAILABLE; the client reconnects.
@@ -134,6 +145,14 @@ export class RedisStore implements SessionStore {
     this.prefix = options.prefix ?? 'parley:'
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 2000
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
+    this.#replicas = options.revocationReplicas ?? 0
+    this.#replicaWaitMs = options.revocationWaitMs ?? 1000
+    if (!Number.isInteger(this.#replicas) || this.#replicas < 0) {
+      throw new ParleyError(
+        'ERR_CONFIG_INVALID',
+        'revocationReplicas must be a whole number, 0 or more',
+      )
+    }
     const ttl = options.endedTtlMs ?? 400 * DAY
     if (!Number.isInteger(ttl) || ttl < 0) {
       throw new ParleyError(
@@ -277,7 +296,9 @@ export class RedisStore implements SessionStore {
   /** Ends an active session and records `session.ended`; null when missing or already ended. */
   async end(id: string, reason: EndReason, context: ActionContext): Promise<SessionRecord | null> {
     const reply = await this.#eval(END, [id, reason, num(context.at), ...contextArgs(context)])
-    return decodeSession(reply)
+    const ended = decodeSession(reply)
+    if (ended !== null) await this.#confirmRevocation()
+    return ended
   }
 
   /** Ends every active session of a principal except `exceptId`, in one script. */
@@ -295,7 +316,9 @@ export class RedisStore implements SessionStore {
       ...contextArgs(context),
       opt(exceptId),
     ])
-    return decodeSessions(reply)
+    const ended = decodeSessions(reply)
+    if (ended.length > 0) await this.#confirmRevocation()
+    return ended
   }
 
   /** Ends every active session, in atomic batches of 1000; returns how many. */
@@ -310,7 +333,10 @@ export class RedisStore implements SessionStore {
       ])
       const [ended, examined] = reply as [number, number]
       total += Number(ended)
-      if (Number(examined) < END_ALL_BATCH) return total
+      if (Number(examined) < END_ALL_BATCH) {
+        if (total > 0) await this.#confirmRevocation()
+        return total
+      }
     }
   }
 
@@ -422,6 +448,20 @@ export class RedisStore implements SessionStore {
     })
   }
 
+  /** `WAIT`s for the configured replicas after an end; too few acknowledgements fail closed. */
+  async #confirmRevocation(): Promise<void> {
+    if (this.#replicas === 0) return
+    const acked = await this.#call(() =>
+      this.#send(
+        ['WAIT', num(this.#replicas), num(this.#replicaWaitMs)],
+        this.#replicaWaitMs + this.#commandTimeoutMs,
+      ),
+    )
+    if (Number(acked) < this.#replicas) {
+      throw storeUnavailable(new Error(`WAIT: ${acked} of ${this.#replicas} replicas acknowledged`))
+    }
+  }
+
   #key(kind: string, id: string): string {
     return `${this.prefix}${kind}${id}`
   }
@@ -432,13 +472,13 @@ export class RedisStore implements SessionStore {
    * leave it waiting until TCP gives up; this timer fails it closed instead and, for a client the
    * store owns, replaces the stalled connection. A late reply after the timer is simply dropped.
    */
-  #send(args: string[]): Promise<unknown> {
+  #send(args: string[], timeoutMs = this.#commandTimeoutMs): Promise<unknown> {
     const pending = this.#client.sendCommand(args)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(storeUnavailable(new Error('Redis did not answer within commandTimeoutMs')))
         this.#owned?.stalled()
-      }, this.#commandTimeoutMs)
+      }, timeoutMs)
       pending.then(
         (value) => {
           clearTimeout(timer)
