@@ -143,52 +143,47 @@ export interface ActionContext {
   userAgent?: string | null
 }
 
+/** An event about one session, from who and where `ctx` says. */
+function sessionEvent(
+  type: EventType,
+  record: SessionRecord,
+  ctx: ActionContext,
+  fields: Pick<AuditEventInput, 'at' | 'reason' | 'detail'>,
+): AuditEventInput {
+  return {
+    type,
+    sessionId: record.id,
+    principal: record.principal,
+    actor: ctx.actor ?? null,
+    ip: ctx.ip ?? null,
+    userAgent: ctx.userAgent ?? null,
+    ...fields,
+  }
+}
+
+/** The `session.ended` event, with its one reason. */
 export function endedEvent(
   record: SessionRecord,
   reason: EndReason,
   ctx: ActionContext,
 ): AuditEventInput {
-  return {
-    at: ctx.at,
-    type: 'session.ended',
-    sessionId: record.id,
-    principal: record.principal,
-    reason,
-    actor: ctx.actor ?? null,
-    ip: ctx.ip ?? null,
-    userAgent: ctx.userAgent ?? null,
-    detail: null,
-  }
+  return sessionEvent('session.ended', record, ctx, { at: ctx.at, reason, detail: null })
 }
 
 /** The `session.created` event, with the factors and level it was established with (SEC-09). */
 export function createdEvent(record: SessionRecord, ctx: ActionContext): AuditEventInput {
-  return {
+  const detail = { factors: record.auth.factors, level: record.auth.level }
+  return sessionEvent('session.created', record, ctx, {
     at: record.createdAt,
-    type: 'session.created',
-    sessionId: record.id,
-    principal: record.principal,
     reason: null,
-    actor: ctx.actor ?? null,
-    ip: ctx.ip ?? null,
-    userAgent: ctx.userAgent ?? null,
-    detail: { factors: record.auth.factors, level: record.auth.level },
-  }
+    detail,
+  })
 }
 
 /** The `session.updated` event of a record at its new version. */
 export function updatedEvent(record: SessionRecord, ctx: ActionContext): AuditEventInput {
-  return {
-    at: ctx.at,
-    type: 'session.updated',
-    sessionId: record.id,
-    principal: record.principal,
-    reason: null,
-    actor: ctx.actor ?? null,
-    ip: ctx.ip ?? null,
-    userAgent: ctx.userAgent ?? null,
-    detail: { version: record.version },
-  }
+  const detail = { version: record.version }
+  return sessionEvent('session.updated', record, ctx, { at: ctx.at, reason: null, detail })
 }
 
 /** Returns the record as it is once ended with `reason` at `ctx.at`. */
