@@ -133,3 +133,22 @@ export function eventLimit(query: EventQuery): number {
   const n = Number.isFinite(query.limit) ? (query.limit as number) : DEFAULT_EVENT_LIMIT
   return Math.max(1, Math.min(MAX_EVENT_LIMIT, Math.floor(n)))
 }
+
+/** The audit event for an API key's creation or revocation (shared by every store). */
+export function apiKeyEvent(
+  type: 'api_key.created' | 'api_key.revoked',
+  key: ApiKeyRecord,
+  context: ActionContext,
+): AuditEventInput {
+  return {
+    at: context.at,
+    type,
+    sessionId: null,
+    principal: null,
+    reason: null,
+    actor: context.actor ?? null,
+    ip: context.ip ?? null,
+    userAgent: context.userAgent ?? null,
+    detail: { keyId: key.id, name: key.name, scope: key.scope },
+  }
+}

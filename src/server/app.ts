@@ -168,5 +168,3 @@ function registerRoute(
     },
   })
 }
-
-export { sessionRoutes }

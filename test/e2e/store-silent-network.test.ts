@@ -3,7 +3,7 @@
  * goes silent (packets dropped, nothing reset), as behind a firewall that drops them. No error
  * announces the outage; only the store timeouts can end the wait, and they must: 503, never a hang.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startBlackholeProxy } from '../helpers/blackhole-proxy.ts'
 import {
   DATABASE_URL,
@@ -15,28 +15,17 @@ import {
   REDIS_URL,
   viaPort,
 } from '../helpers/e2e-stores.ts'
-import { createKey, expectUnavailable, startParley } from '../helpers/outage-checks.ts'
+import { createKey, expectUnavailable, startParley, useCleanups } from '../helpers/outage-checks.ts'
 import {
   Api,
   BOGUS_TOKEN,
   call,
-  killAll,
   makeTempDir,
   pollUntil,
   type Reply,
-  removeTempDirs,
 } from '../helpers/parley-process.ts'
 
-let cleanups: (() => Promise<unknown>)[] = []
-
-afterEach(async () => {
-  await killAll()
-  const errors: unknown[] = []
-  for (const fn of cleanups.reverse()) await fn().catch((err) => errors.push(err))
-  cleanups = []
-  await removeTempDirs()
-  if (errors.length > 0) throw errors[0]
-})
+const cleanups = useCleanups()
 
 /** How long a request may wait for the store on a silent network before the test calls it a hang. */
 const HANG_MS = 15_000

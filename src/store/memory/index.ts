@@ -18,6 +18,7 @@ import {
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
+  apiKeyEvent,
   type CreateInput,
   type CreateResult,
   type EventQuery,
@@ -228,24 +229,5 @@ export class MemoryStore implements SessionStore {
 
   #append(event: AuditEventInput): void {
     this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
-  }
-}
-
-/** The audit event for an API key's creation or revocation (shared by every store). */
-export function apiKeyEvent(
-  type: 'api_key.created' | 'api_key.revoked',
-  key: ApiKeyRecord,
-  context: ActionContext,
-): AuditEventInput {
-  return {
-    at: context.at,
-    type,
-    sessionId: null,
-    principal: null,
-    reason: null,
-    actor: context.actor ?? null,
-    ip: context.ip ?? null,
-    userAgent: context.userAgent ?? null,
-    detail: { keyId: key.id, name: key.name, scope: key.scope },
   }
 }

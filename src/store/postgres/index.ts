@@ -12,6 +12,7 @@ import {
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
+  apiKeyEvent,
   type CreateInput,
   type CreateResult,
   DEFAULT_EVENT_LIMIT,
@@ -21,7 +22,6 @@ import {
   type TouchInput,
   type UpdatePatch,
 } from '../../core/store.ts'
-import { apiKeyEvent } from '../memory/index.ts'
 import {
   type ApiKeyRow,
   type EventRow,

@@ -30,6 +30,7 @@ import {
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
+  apiKeyEvent,
   type CreateInput,
   type CreateResult,
   type EventQuery,
@@ -38,7 +39,6 @@ import {
   type TouchInput,
   type UpdatePatch,
 } from '../../core/store.ts'
-import { apiKeyEvent } from '../memory/index.ts'
 import { type SubscriberLike, watchChanges } from './changes.ts'
 import {
   decodeApiKey,

@@ -21,6 +21,7 @@ import {
 } from '../../core/session.ts'
 import {
   type ApiKeyRecord,
+  apiKeyEvent,
   type CreateInput,
   type CreateResult,
   type EventQuery,
@@ -29,7 +30,6 @@ import {
   type TouchInput,
   type UpdatePatch,
 } from '../../core/store.ts'
-import { apiKeyEvent } from '../memory/index.ts'
 import { arrayToRecord, COLUMNS, type Row, toApiKey, toEvent, toRecord, wrap } from './codec.ts'
 import { MIGRATIONS } from './migrations.ts'
 
