@@ -36,6 +36,10 @@ export interface AuthContext {
   level: number
   /** When the principal last authenticated (epoch ms). */
   authenticatedAt: number
+  /** Roles of the principal, copied in at sign-in and refreshed when they change (SEC-36). */
+  roles?: string[]
+  /** Permissions of the principal, copied in at sign-in and refreshed when they change. */
+  permissions?: string[]
 }
 
 export interface ClientInfo {
@@ -83,7 +87,14 @@ export function copyRecord(r: SessionRecord): SessionRecord {
 }
 
 export function copyAuth(auth: AuthContext): AuthContext {
-  return { factors: [...auth.factors], level: auth.level, authenticatedAt: auth.authenticatedAt }
+  const copy: AuthContext = {
+    factors: [...auth.factors],
+    level: auth.level,
+    authenticatedAt: auth.authenticatedAt,
+  }
+  if (auth.roles !== undefined) copy.roles = [...auth.roles]
+  if (auth.permissions !== undefined) copy.permissions = [...auth.permissions]
+  return copy
 }
 
 /** Session data is plain JSON (the core checks it), so a JSON round trip copies it exactly. */
@@ -112,6 +123,15 @@ export const EVENT_TYPES = [
   'session.ended',
   'api_key.created',
   'api_key.revoked',
+  'user.created',
+  'user.disabled',
+  'user.privileges_changed',
+  'auth.sign_in',
+  'auth.sign_in_failed',
+  'auth.locked',
+  'auth.reauthenticated',
+  'auth.password_changed',
+  'auth.factor_changed',
 ] as const
 
 export type EventType = (typeof EVENT_TYPES)[number]

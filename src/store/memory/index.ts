@@ -231,3 +231,4 @@ export class MemoryStore implements SessionStore {
     this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
   }
 }
+export { MemoryUserStore } from './users.ts'
