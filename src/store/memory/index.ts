@@ -28,6 +28,7 @@ import {
   type UpdatePatch,
 } from '../../core/store.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
+import { MemoryUserStore } from './users.ts'
 
 /**
  * A store that keeps everything in memory. Every method completes in one synchronous step, so each
@@ -44,10 +45,17 @@ export class MemoryStore implements SessionStore {
   #events: AuditEvent[] = []
   #nextEventId = 1
   #apiKeys = new Map<string, ApiKeyRecord>()
+  #users: MemoryUserStore | undefined
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
   async ping(): Promise<void> {}
+
+  /** The user store beside this store: one instance, in the same process's memory. */
+  users(): MemoryUserStore {
+    this.#users ??= new MemoryUserStore()
+    return this.#users
+  }
 
   async create(input: CreateInput): Promise<CreateResult> {
     const { record, context } = input

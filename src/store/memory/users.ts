@@ -70,7 +70,7 @@ export class MemoryUserStore implements UserStore {
 
   async useTotpStep(id: string, step: number): Promise<boolean> {
     const u = this.#users.get(id)
-    if (u?.totp == null || step <= u.totp.lastUsedStep) return false
+    if (u?.totp == null || !Number.isSafeInteger(step) || step <= u.totp.lastUsedStep) return false
     u.totp.lastUsedStep = step
     return true
   }

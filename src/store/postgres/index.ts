@@ -37,8 +37,10 @@ import {
 import { configError, createPool, type Query, runQuery, runTransaction } from './connection.ts'
 import { migrate } from './migrations.ts'
 import { isValidSchemaName, type Statements, statements } from './sql.ts'
+import { PostgresUserStore } from './users.ts'
 
-export { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts'
+export { MIGRATIONS, SCHEMA_VERSION, USER_MIGRATIONS } from './migrations.ts'
+export { PostgresUserStore, type PostgresUserStoreOptions } from './users.ts'
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; ignored when `pool` is given. */
@@ -98,6 +100,7 @@ export class PostgresStore implements SessionStore {
   readonly #q: string
   readonly #sql: Statements
   #closed = false
+  #users: PostgresUserStore | undefined
   /** An idle client whose connection drops is removed by the pool; the next query reconnects. */
   readonly #onPoolError = (_err: Error): void => {}
 
@@ -127,6 +130,15 @@ export class PostgresStore implements SessionStore {
     await this.#transaction(async (_query, client) => {
       await migrate(client, this.schema, this.#q)
     })
+  }
+
+  /**
+   * The user store in this store's schema, on its pool (one instance per store). Its `init()`
+   * applies the user tables' migrations; its `close()` leaves the pool open.
+   */
+  users(): PostgresUserStore {
+    this.#users ??= new PostgresUserStore({ pool: this.#pool, schema: this.schema })
+    return this.#users
   }
 
   /** Ends the pool the store created; a pool passed in is left open for its owner. */

@@ -63,15 +63,60 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ]
 
-/** The newest schema version this code knows. */
+/**
+ * The user store's steps: `PostgresUserStore.init()` applies them, the session store never does, so
+ * a schema used only for sessions keeps only the session tables. Their versions share one sequence
+ * (and the schema_migrations table) with MIGRATIONS: a new step in either list takes the next
+ * number after both lists.
+ */
+export const USER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 2,
+    name: 'users and failure counters',
+    up: (q) => [
+      `CREATE TABLE ${q}.users (
+        id text PRIMARY KEY,
+        username text COLLATE "C" NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        roles text[] NOT NULL,
+        permissions text[] NOT NULL,
+        disabled boolean NOT NULL,
+        totp_secret_enc text,
+        totp_confirmed boolean,
+        totp_enrolled_at bigint,
+        totp_last_used_step bigint,
+        recovery_codes text[] NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        version integer NOT NULL
+      )`,
+      `CREATE TABLE ${q}.auth_failures (
+        key_hash text PRIMARY KEY,
+        count integer NOT NULL,
+        first_at bigint NOT NULL,
+        last_at bigint NOT NULL,
+        window_ends_at bigint NOT NULL
+      )`,
+      `CREATE INDEX auth_failures_window_end ON ${q}.auth_failures (window_ends_at)`,
+    ],
+  },
+]
+
+/** The newest schema version of the session store (MIGRATIONS). */
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
 /**
- * Brings `schema` up to SCHEMA_VERSION. Run it inside a transaction: it takes a transaction-scoped
- * advisory lock first, so concurrent callers (several instances starting at once) apply each step
- * exactly once, and a failed step leaves nothing behind. Returns the versions it applied.
+ * Brings `schema` up to SCHEMA_VERSION (or applies the pending steps of `migrations`). Run it
+ * inside a transaction: it takes a transaction-scoped advisory lock first, so concurrent callers
+ * (several instances starting at once) apply each step exactly once, and a failed step leaves
+ * nothing behind. Returns the versions it applied.
  */
-export async function migrate(client: pg.ClientBase, schema: string, q: string): Promise<number[]> {
+export async function migrate(
+  client: pg.ClientBase,
+  schema: string,
+  q: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
   await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))', [
     `parley:migrate:${schema}`,
   ])
@@ -90,7 +135,7 @@ export async function migrate(client: pg.ClientBase, schema: string, q: string):
   const done = await client.query<{ version: number }>(`SELECT version FROM ${q}.schema_migrations`)
   const have = new Set(done.rows.map((r) => r.version))
   const applied: number[] = []
-  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (have.has(m.version)) continue
     for (const statement of m.up(q)) await client.query(statement)
     await client.query(

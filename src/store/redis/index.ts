@@ -70,8 +70,10 @@ import {
   TOUCH,
   UPDATE,
 } from './scripts.ts'
+import { RedisUserStore } from './users.ts'
 
 export type { RedisClientLike } from './connection.ts'
+export { type RedisUserConnection, RedisUserStore } from './users.ts'
 
 export interface RedisStoreOptions {
   /** `redis[s]://[[user][:password]@]host[:port][/db]`; default `redis://127.0.0.1:6379`. */
@@ -137,6 +139,7 @@ export class RedisStore implements SessionStore {
   readonly #replicas: number
   readonly #replicaWaitMs: number
   readonly #ttl: string
+  #users: RedisUserStore | undefined
   readonly #onError = (_err: Error): void => {
     // Connection errors are reported to callers as ERR_STORE_UNAVAILABLE; the client reconnects.
   }
@@ -184,6 +187,19 @@ export class RedisStore implements SessionStore {
     } catch (err) {
       throw toParleyError(err)
     }
+  }
+
+  /**
+   * The user store under this store's prefix, on its client (one instance per store). Its `init()`
+   * opens this store when needed; its `close()` leaves the connection open.
+   */
+  users(): RedisUserStore {
+    this.#users ??= new RedisUserStore({
+      prefix: this.prefix,
+      open: () => this.init(),
+      send: (args) => this.#send(args),
+    })
+    return this.#users
   }
 
   /** Closes the client if the store made it; an existing client is left to its owner. */

@@ -32,6 +32,9 @@ import {
 } from '../../core/store.ts'
 import { arrayToRecord, COLUMNS, type Row, toApiKey, toEvent, toRecord, wrap } from './codec.ts'
 import { MIGRATIONS } from './migrations.ts'
+import { SqliteUserStore } from './users.ts'
+
+export { type SqliteUserConnection, SqliteUserStore } from './users.ts'
 
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory database. Default `./data/parley.db`. */
@@ -60,6 +63,7 @@ export class SqliteStore implements SessionStore {
   #db: DatabaseSync | null = null
   #stmts = new Map<string, StatementSync>()
   #getStmt: StatementSync | null = null
+  #users: SqliteUserStore | undefined
 
   constructor(options: SqliteStoreOptions = {}) {
     this.#options = {
@@ -102,6 +106,18 @@ export class SqliteStore implements SessionStore {
       (this.#database().prepare('SELECT max(version) AS v FROM schema_migrations').get() as Row)
         .v ?? 0,
     )
+  }
+
+  /**
+   * The user store in this database file, on this store's connection (one instance per store). Its
+   * `init()` opens this store when needed; its `close()` leaves the connection open.
+   */
+  users(): SqliteUserStore {
+    this.#users ??= new SqliteUserStore({
+      open: () => this.init(),
+      database: () => this.#database(),
+    })
+    return this.#users
   }
 
   async close(): Promise<void> {

@@ -51,3 +51,41 @@ CREATE TABLE api_keys (
 `,
   },
 ]
+
+/**
+ * The user store's steps: `SqliteUserStore.init()` applies them, the session store never does, so
+ * a file used only for sessions keeps only the session tables. Their versions share one sequence
+ * (and the schema_migrations table) with MIGRATIONS: a new step in either list takes the next
+ * number after both lists, never a gap below an applied version.
+ */
+export const USER_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 2,
+    sql: `
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+  totp_secret_enc TEXT,
+  totp_confirmed INTEGER,
+  totp_enrolled_at INTEGER,
+  totp_last_used_step INTEGER,
+  recovery_codes TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+) STRICT;
+CREATE TABLE auth_failures (
+  key_hash TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  window_ends_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX auth_failures_window_end ON auth_failures (window_ends_at);
+`,
+  },
+]
