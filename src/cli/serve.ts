@@ -1,7 +1,7 @@
 /** @module `parley serve`: start the standalone server, drain it on SIGTERM/SIGINT. */
 import type { Command } from 'commander'
 import { buildServer } from '../server/app.ts'
-import { describeStore, openStore } from '../server/open-store.ts'
+import { describeStore, openStore, originsOf, usersOf } from '../server/open-store.ts'
 import { loadSecret } from '../server/secret.ts'
 import { addConfigOptions, configFrom } from './options.ts'
 
@@ -18,7 +18,7 @@ export function registerServe(program: Command): void {
       ),
   ).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts)
-    loadSecret({
+    const secret = loadSecret({
       configured: config.secret,
       dataDir: config.dataDir,
       production: config.production,
@@ -34,6 +34,19 @@ export function registerServe(program: Command): void {
       apiKeyCacheMs: config.apiKeyCacheMs,
       sessionCacheMs: config.sessionCacheMs,
       sweepIntervalMs: config.sweepIntervalMs,
+      ...(config.web
+        ? {
+            web: {
+              users: usersOf(store),
+              secret,
+              origins: originsOf(config),
+              signUp: config.signUp,
+              stepUpWindowMs: config.stepUpWindowMs,
+              sameSite: config.cookieSameSite === 'strict' ? 'Strict' : 'Lax',
+              insecureCookie: config.insecureCookie,
+            },
+          }
+        : {}),
     })
     const keys = await store.listApiKeys()
     if (!keys.some((k) => k.revokedAt === null)) {

@@ -125,6 +125,7 @@ export const EVENT_TYPES = [
   'api_key.revoked',
   'user.created',
   'user.disabled',
+  'user.enabled',
   'user.privileges_changed',
   'auth.sign_in',
   'auth.sign_in_failed',

@@ -151,6 +151,10 @@ export class Sessions {
         factors: input.auth?.factors ?? [],
         level: input.auth?.level ?? 0,
         authenticatedAt: input.auth?.authenticatedAt ?? now,
+        ...(input.auth?.roles !== undefined ? { roles: [...input.auth.roles] } : {}),
+        ...(input.auth?.permissions !== undefined
+          ? { permissions: [...input.auth.permissions] }
+          : {}),
       },
       client: { ip: input.ip ?? null, userAgent: input.userAgent ?? null },
       data,

@@ -8,6 +8,8 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify'
+import { Auth, type AuthOptions } from '../auth/auth.ts'
+import type { UserStore } from '../auth/user-store.ts'
 import { type Clock, systemClock } from '../core/clock.ts'
 import { isParleyError } from '../core/errors.ts'
 import type { SessionPolicy } from '../core/policy.ts'
@@ -18,6 +20,24 @@ import { buildOpenApi } from './openapi.ts'
 import { errorHandler, problemOf, sendProblem } from './problem.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import type { RouteDef } from './routes/types.ts'
+import { webRoutes } from './web/routes.ts'
+
+/** The pages and the /auth API (users, passwords, TOTP, "my sessions"). */
+export interface WebServerOptions {
+  users: UserStore
+  /** The server secret: TOTP secrets are encrypted at rest with a key derived from it. */
+  secret: string
+  /** Origins allowed to post with the session cookie (SEC-24). */
+  origins: string[]
+  signUp?: boolean
+  stepUpWindowMs?: number
+  sameSite?: 'Lax' | 'Strict'
+  /** Development only: a cookie without Secure and __Host-, for plain http off localhost. */
+  insecureCookie?: boolean
+  /** Password hashing cost and other Auth options (tests lower the cost). */
+  password?: AuthOptions['password']
+  limits?: AuthOptions['limits']
+}
 
 export const VERSION = '0.1.0'
 
@@ -41,12 +61,16 @@ export interface BuildServerOptions {
   sessionCacheMs?: number
   /** Run the sweeper every this many ms; 0 (the default here) leaves it to the caller. */
   sweepIntervalMs?: number
+  /** Serve the pages and the /auth API; absent: the service API only. */
+  web?: WebServerOptions
 }
 
 export interface ParleyServer {
   app: FastifyInstance
   sessions: Sessions
   apiKeys: ApiKeyChecker
+  /** Users and sign-in, when `web` is on. */
+  auth: Auth | null
   /** Ends expired sessions now (what the timer does). */
   sweep(): Promise<{ ended: number; purged: number }>
 }
@@ -116,6 +140,33 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
 
   for (const def of routes) registerRoute(app, def, sessions, apiKeys)
 
+  let auth: Auth | null = null
+  if (options.web !== undefined) {
+    const web = options.web
+    await web.users.init()
+    auth = new Auth({
+      users: web.users,
+      sessions,
+      secret: web.secret,
+      clock,
+      allowSignUp: web.signUp ?? true,
+      ...(web.stepUpWindowMs !== undefined ? { stepUpWindowMs: web.stepUpWindowMs } : {}),
+      ...(web.password !== undefined ? { password: web.password } : {}),
+      ...(web.limits !== undefined ? { limits: web.limits } : {}),
+    })
+    const cookie = {
+      sameSite: web.sameSite ?? 'Lax',
+      ...(web.insecureCookie ? { insecure: true } : {}),
+    } as const
+    await webRoutes(app, {
+      auth,
+      sessions,
+      origins: web.origins,
+      cookie,
+      trustProxy: options.trustProxy ?? false,
+    })
+  }
+
   let timer: NodeJS.Timeout | undefined
   const sweep = () => sessions.sweep()
   if ((options.sweepIntervalMs ?? 0) > 0) {
@@ -139,7 +190,7 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     clearInterval(timer)
     await sessions.close()
   })
-  return { app, sessions, apiKeys, sweep }
+  return { app, sessions, apiKeys, auth, sweep }
 }
 
 function registerRoute(

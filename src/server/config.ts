@@ -20,6 +20,14 @@ export interface ServerConfig {
   sweepIntervalMs: number
   apiKeyCacheMs: number
   sessionCacheMs: number
+  /** Serve the sign-in pages and the /auth API. */
+  web: boolean
+  /** Origins allowed to send cookie-authenticated unsafe requests; empty: derived from host and port. */
+  origins: string[]
+  signUp: boolean
+  stepUpWindowMs: number
+  cookieSameSite: 'lax' | 'strict'
+  insecureCookie: boolean
   bodyLimit: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logRequests: boolean
@@ -101,6 +109,31 @@ const host: Parse<string> = (raw, name) => {
   if (!/^[A-Za-z0-9.:_-]+$/.test(s))
     throw new ConfigError(name, 'must be a host name or an IP address')
   return s
+}
+
+const origins: Parse<string[]> = (raw, name) => {
+  if (Array.isArray(raw)) raw = raw.join(',')
+  if (typeof raw !== 'string')
+    throw new ConfigError(name, 'must be a comma-separated list of origins')
+  const list = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '')
+  return list.map((o) => {
+    let url: URL
+    try {
+      url = new URL(o)
+    } catch {
+      throw new ConfigError(name, `${o} is not an origin such as https://app.example.com`)
+    }
+    if (
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.origin !== o.replace(/\/$/, '')
+    ) {
+      throw new ConfigError(name, `${o} must be scheme://host[:port], with no path`)
+    }
+    return url.origin
+  })
 }
 
 interface Setting<T> {
@@ -218,6 +251,42 @@ export const SETTINGS = [
     '0',
     'with Redis: serve hot sessions from memory for this long, invalidated by pub/sub (0: off; see docs)',
   ),
+  setting('web', 'PARLEY_WEB', bool, true, 'serve the sign-in pages and the /auth API'),
+  setting(
+    'origins',
+    'PARLEY_ORIGINS',
+    origins,
+    '',
+    'origins allowed to post with the session cookie (CSRF); default: this server on localhost and 127.0.0.1',
+  ),
+  setting(
+    'signUp',
+    'PARLEY_SIGN_UP',
+    bool,
+    true,
+    'let anyone create an account on the sign-up page',
+  ),
+  setting(
+    'stepUpWindow',
+    'PARLEY_STEP_UP_WINDOW',
+    duration(10_000),
+    '10m',
+    'sensitive actions need a sign-in at most this old',
+  ),
+  setting(
+    'cookieSameSite',
+    'PARLEY_COOKIE_SAMESITE',
+    oneOf('lax', 'strict'),
+    'lax',
+    'SameSite of the session cookie',
+  ),
+  setting(
+    'insecureCookie',
+    'PARLEY_INSECURE_COOKIE',
+    bool,
+    false,
+    'development only: a cookie without Secure or __Host- for plain http on a host other than localhost',
+  ),
   setting(
     'bodyLimit',
     'PARLEY_BODY_LIMIT',
@@ -325,6 +394,12 @@ export function loadConfig(
     sweepIntervalMs: values.sweepInterval as number,
     apiKeyCacheMs: values.apiKeyCache as number,
     sessionCacheMs: values.sessionCache as number,
+    web: values.web as boolean,
+    origins: values.origins as string[],
+    signUp: values.signUp as boolean,
+    stepUpWindowMs: values.stepUpWindow as number,
+    cookieSameSite: values.cookieSameSite as 'lax' | 'strict',
+    insecureCookie: values.insecureCookie as boolean,
     bodyLimit: values.bodyLimit as number,
     logLevel: values.logLevel as ServerConfig['logLevel'],
     logRequests: values.logRequests as boolean,

@@ -1,5 +1,7 @@
 /** @module Opens the store a configuration names; each adapter is loaded only when chosen. */
 import { join } from 'node:path'
+import type { UserStore } from '../auth/user-store.ts'
+import { ParleyError } from '../core/errors.ts'
 import type { SessionStore } from '../core/store.ts'
 
 export interface OpenStoreOptions {
@@ -46,4 +48,26 @@ export function describeStore(url: string): string {
   } catch {
     return '(invalid url)'
   }
+}
+
+/** The user store that shares the session store's connection (every built-in store has one). */
+export function usersOf(store: SessionStore): UserStore {
+  const users = (store as SessionStore & { users?: () => UserStore }).users
+  if (typeof users !== 'function') {
+    throw new ParleyError('ERR_CONFIG_INVALID', `the ${store.kind} store has no user store`)
+  }
+  return users.call(store)
+}
+
+/**
+ * The origins allowed to post with the session cookie: the configured list, or else this server as
+ * a browser on the same machine reaches it (`localhost` and `127.0.0.1` at the configured port).
+ */
+export function originsOf(config: { origins: string[]; host: string; port: number }): string[] {
+  if (config.origins.length > 0) return config.origins
+  const hosts = new Set(['localhost', '127.0.0.1'])
+  if (config.host !== '127.0.0.1' && config.host !== '0.0.0.0' && config.host !== '::') {
+    hosts.add(config.host.includes(':') ? `[${config.host}]` : config.host)
+  }
+  return [...hosts].map((h) => `http://${h}:${config.port}`)
 }

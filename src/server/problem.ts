@@ -73,6 +73,10 @@ export function toProblem(err: unknown): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  // ERR_RATE_LIMITED says when to come back (SEC-31), in the header clients and proxies read.
+  if (typeof problem.retryAfterSeconds === 'number') {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(problem.retryAfterSeconds))))
+  }
   return reply.code(problem.status).type('application/problem+json').send(problem)
 }
 

@@ -33,6 +33,12 @@ const data = {
   additionalProperties: true,
   description: 'small application data (JSON object)',
 } as const
+/** Roles and permissions: short names, bounded in number (SEC-36). */
+const names = {
+  type: 'array',
+  maxItems: 64,
+  items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:*-]+$' },
+} as const
 const authIn = {
   type: 'object',
   additionalProperties: false,
@@ -44,6 +50,8 @@ const authIn = {
     },
     level: { type: 'integer', minimum: 0, maximum: 9 },
     authenticatedAt: time,
+    roles: names,
+    permissions: names,
   },
 } as const
 
@@ -82,6 +90,8 @@ export const session = {
         factors: { type: 'array', items: { type: 'string' } },
         level: { type: 'integer' },
         authenticatedAt: time,
+        roles: { type: 'array', items: { type: 'string' } },
+        permissions: { type: 'array', items: { type: 'string' } },
       },
     },
     client: {

@@ -27,4 +27,23 @@ describe('docs/security.md', () => {
       else expect(r.status, `${r.id} has tests but says "${r.status}"`).toMatch(/^(not yet|partly)/)
     }
   })
+
+  it('names, for each attack scenario it calls met or partly, files that hold a test titled with it', () => {
+    const scenarios = [...doc.matchAll(/^\| (\d+) \| [^|]+ \| ([^|]+) \| ([^|]+) \|/gm)]
+    expect(scenarios.map((m) => Number(m[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    for (const [, n, status, files] of scenarios) {
+      const named = [...files!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)
+      if (status!.trim().startsWith('not yet')) {
+        expect(named, `scenario ${n}`).toEqual([])
+        continue
+      }
+      expect(named.length, `scenario ${n}`).toBeGreaterThan(0)
+      for (const file of named) {
+        const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+        expect(text, `${file} has no test for scenario ${n}`).toMatch(
+          new RegExp(`(it|describe)\\('[^']*scenario ${n}\\b`),
+        )
+      }
+    }
+  })
 })

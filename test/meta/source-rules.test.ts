@@ -31,16 +31,24 @@ describe('source rules', () => {
   })
 
   it('drivers are imported only inside their own adapter folder', () => {
-    const drivers: Record<string, string> = {
-      redis: 'src/store/redis/',
-      pg: 'src/store/postgres/',
-      'node:sqlite': 'src/store/sqlite/',
-      fastify: 'src/server/',
+    const drivers: Record<string, string[]> = {
+      redis: ['src/store/redis/'],
+      pg: ['src/store/postgres/'],
+      'node:sqlite': ['src/store/sqlite/'],
+      fastify: ['src/server/', 'src/http/fastify/'],
+      express: ['src/http/express/'],
+      hono: ['src/http/hono/'],
+      ws: ['src/live/'],
     }
     for (const f of files) {
-      for (const [driver, folder] of Object.entries(drivers)) {
-        const imports = new RegExp(`from '${driver}'`).test(f.text)
-        if (imports) expect(f.path.startsWith(folder), `${f.path} imports ${driver}`).toBe(true)
+      for (const [driver, folders] of Object.entries(drivers)) {
+        const imports = new RegExp(`from '${driver}(/[^']*)?'`).test(f.text)
+        if (imports) {
+          expect(
+            folders.some((folder) => f.path.startsWith(folder)),
+            `${f.path} imports ${driver}`,
+          ).toBe(true)
+        }
       }
     }
   })
