@@ -118,44 +118,77 @@ export class Auth {
     if (!this.allowSignUp) throw new ParleyError('ERR_FORBIDDEN', 'Sign-up is closed')
     let record: UserRecord
     try {
-      const username = normalizeUsername(input?.username)
-      const password = await this.policy.check(input?.password)
-      if ((await this.users.getUserByName(username)) !== null) {
-        throw new ParleyError('ERR_USER_EXISTS')
-      }
-      const now = this.clock.now()
-      record = {
-        id: newId(),
-        username,
-        passwordHash: await this.hasher.hash(password),
-        roles: [],
-        permissions: [],
-        disabled: false,
-        totp: null,
-        recoveryCodes: [],
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-      }
-      await this.users.createUser(record)
+      record = await this.#newUser(input?.username, input?.password, null, ctx, 'principal')
     } catch (err) {
       if (isParleyError(err) && SIGN_UP_FAILURES.has(err.code)) {
         await this.limiter.recordFailure(null, ctx.ip)
       }
       throw err
     }
-    await this.#audit.write(
-      'user.created',
-      record.id,
-      ctx,
-      { username: record.username },
-      'principal',
-    )
     await this.#issuer.endReplaced(input?.replaces, ctx)
     const made = await this.#issuer.establish(record, ['password'], ctx)
     const detail = { factors: made.session.auth.factors, level: made.session.auth.level }
     await this.#audit.write('auth.sign_in', record.id, ctx, detail, 'principal', made.session.id)
     return { user: toPublicUser(made.user), session: made.session, token: made.token }
+  }
+
+  /**
+   * Creates a user without signing in (an administrator's action: `parley users create`), with
+   * optional roles and permissions. The same username and password rules as sign-up apply.
+   *
+   * @example
+   * const user = await auth.createUser({ username: 'ops', password, roles: ['admin'] }, 'cli')
+   */
+  async createUser(
+    input: { username: string; password: string } & Partial<Privileges>,
+    actor: string | null = null,
+  ): Promise<PublicUser> {
+    const privileges =
+      input.roles !== undefined || input.permissions !== undefined
+        ? {
+            roles: checkNames('roles', input.roles ?? []),
+            permissions: checkNames('permissions', input.permissions ?? []),
+          }
+        : null
+    return toPublicUser(await this.#newUser(input.username, input.password, privileges, {}, actor))
+  }
+
+  async #newUser(
+    rawUsername: unknown,
+    rawPassword: unknown,
+    privileges: Privileges | null,
+    ctx: ClientContext,
+    actor: string | null,
+  ): Promise<UserRecord> {
+    const username = normalizeUsername(rawUsername)
+    const password = await this.policy.check(rawPassword)
+    if ((await this.users.getUserByName(username)) !== null) {
+      throw new ParleyError('ERR_USER_EXISTS')
+    }
+    const now = this.clock.now()
+    const record: UserRecord = {
+      id: newId(),
+      username,
+      passwordHash: await this.hasher.hash(password),
+      roles: privileges ? [...privileges.roles] : [],
+      permissions: privileges ? [...privileges.permissions] : [],
+      disabled: false,
+      totp: null,
+      recoveryCodes: [],
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    }
+    await this.users.createUser(record)
+    await this.#audit.write('user.created', record.id, ctx, { username }, actor)
+    return record
+  }
+
+  /** The user with this username (normalised as at sign-up). Throws ERR_USER_NOT_FOUND. */
+  async getUserByName(username: string): Promise<PublicUser> {
+    const user = await this.users.getUserByName(normalizeUsername(username))
+    if (user === null) throw new ParleyError('ERR_USER_NOT_FOUND')
+    return toPublicUser(user)
   }
 
   /**

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-/** @module The `parley` command: serve, sessions, audit, keys. */
+/** @module The `parley` command: serve, sessions, audit, keys, users. */
 import { Command, CommanderError } from 'commander'
 import { isParleyError } from '../core/errors.ts'
 import { ConfigError } from '../server/config.ts'
 import { registerAdminCommands } from './admin.ts'
 import { registerServe } from './serve.ts'
+import { registerUserCommands } from './users.ts'
 
 // node:sqlite announces itself as experimental on every start; the embedded store is tested here.
 const emitWarning = process.emitWarning.bind(process)
@@ -25,6 +26,7 @@ const program = new Command()
 
 registerServe(program)
 registerAdminCommands(program)
+registerUserCommands(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -399,3 +399,98 @@ describe('parley CLI', () => {
     expect(existsSync(join(dir, 'secret.key'))).toBe(false)
   }, 60_000)
 })
+
+describe('parley users', () => {
+  it('SEC-15: create (password on stdin), show, set privileges, disable (ends every session, refuses sign-in) and enable', async () => {
+    const dir = await makeTempDir()
+    const password = 'a long and secret passphrase'
+    const created = await runCli(
+      [
+        'users',
+        'create',
+        'Grace',
+        '--roles',
+        'admin',
+        '--permissions',
+        'billing:read',
+        '--json',
+        '--data-dir',
+        dir,
+      ],
+      { input: `${password}\n` },
+    )
+    expect(created.code, created.stderr).toBe(0)
+    const user = JSON.parse(created.stdout)
+    expect(user).toMatchObject({
+      username: 'grace',
+      roles: ['admin'],
+      permissions: ['billing:read'],
+    })
+    expect(created.stdout + created.stderr).not.toContain(password)
+
+    const taken = await runCli(['users', 'create', 'grace', '--data-dir', dir], { input: password })
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toContain('ERR_USER_EXISTS')
+    const short = await runCli(['users', 'create', 'bob', '--data-dir', dir], { input: 'short' })
+    expect(short.stderr).toContain('ERR_PASSWORD_POLICY')
+
+    // two sessions through the pages' API on a running server
+    const server = await startServer([
+      '--port',
+      '0',
+      '--data-dir',
+      dir,
+      '--origins',
+      'http://localhost:1',
+    ])
+    const signIn = () =>
+      fetch(`${server.url}/auth/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'http://localhost:1' },
+        body: JSON.stringify({ username: 'grace', password }),
+      })
+    const first = await signIn()
+    expect(first.status).toBe(200)
+    expect((await signIn()).status).toBe(200)
+    const cookie = /__Host-parley=([^;]+)/.exec(first.headers.get('set-cookie')!)![1]!
+    const me = async () =>
+      fetch(`${server.url}/auth/me`, { headers: { cookie: `__Host-parley=${cookie}` } })
+    expect(((await (await me()).json()) as { user: { roles: string[] } }).user.roles).toEqual([
+      'admin',
+    ])
+
+    const privileges = await runCli([
+      'users',
+      'set-privileges',
+      'grace',
+      '--roles',
+      '',
+      '--json',
+      '--data-dir',
+      dir,
+    ])
+    expect(privileges.code, privileges.stderr).toBe(0)
+    expect(JSON.parse(privileges.stdout)).toMatchObject({
+      roles: [],
+      permissions: ['billing:read'],
+    })
+
+    const disabled = await runCli(['users', 'disable', 'grace', '--data-dir', dir])
+    expect(disabled.code, disabled.stderr).toBe(0)
+    expect(disabled.stdout).toContain('ended 2 session(s) (principal_disabled)')
+    const after = await me()
+    expect(after.status).toBe(401)
+    expect(await after.json()).toMatchObject({
+      code: 'ERR_SESSION_ENDED',
+      reason: 'principal_disabled',
+    })
+    expect(((await (await signIn()).json()) as { code: string }).code).toBe('ERR_SIGN_IN_FAILED')
+
+    const enabled = await runCli(['users', 'enable', 'grace', '--data-dir', dir])
+    expect(enabled.code, enabled.stderr).toBe(0)
+    expect((await signIn()).status).toBe(200)
+    const shown = await runCli(['users', 'show', 'grace', '--data-dir', dir])
+    expect(shown.stdout).toMatch(/^username\s+grace$/m)
+    expect(shown.stdout).not.toContain('argon2')
+  })
+})

@@ -42,13 +42,14 @@ const live = new Set<Tracked>()
 export function spawnTracked(
   command: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
 ): Tracked {
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd ?? tmpdir(),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   })
+  if (options.input !== undefined) child.stdin?.end(options.input)
   let out = ''
   let err = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -119,9 +120,12 @@ export interface CliResult extends Exit {
 /** Runs `parley <args>` to completion (SIGKILLed after `timeoutMs`, which then fails loudly). */
 export async function runCli(
   args: readonly string[],
-  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
-  const t = spawnTracked(NODE, [MAIN, ...args], { env: childEnv(options.env) })
+  const t = spawnTracked(NODE, [MAIN, ...args], {
+    env: childEnv(options.env),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  })
   const timeoutMs = options.timeoutMs ?? 15_000
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<'timeout'>((r) => {
