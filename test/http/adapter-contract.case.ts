@@ -521,6 +521,21 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       expect(validations - before).toBe(2)
     })
 
+    it('SEC-36: permissions come from the server-side session in remote mode too', async () => {
+      await startApp({ cacheMs: 0 })
+      const granted = await server.sessions.create({
+        principal: 'erin',
+        auth: { factors: ['password'], level: 1, permissions: ['admin:read'], roles: ['ops'] },
+      })
+      expect((await call('/admin', { bearer: granted.token })).status).toBe(200)
+      const plain = await server.sessions.create({ principal: 'finn' })
+      expectProblem(await call('/admin', { bearer: plain.token }), 403, 'ERR_FORBIDDEN')
+      await server.sessions.update(granted.session.id, granted.session.version, {
+        auth: { ...granted.session.auth, permissions: [] },
+      })
+      expectProblem(await call('/admin', { bearer: granted.token }), 403, 'ERR_FORBIDDEN')
+    })
+
     it('SEC-22: a token in the URL is ignored in remote mode too', async () => {
       await startApp()
       const { token } = await server.sessions.create({ principal: 'svc' })
