@@ -1,16 +1,16 @@
 /**
- * @module The load generator: autocannon in this (the parent) process, POSTing validate requests
- * with a pool of session tokens rotated across connections. Latencies are recorded from each
- * response (sub-millisecond resolution; autocannon's own histogram rounds to whole ms).
+ * @module The load generator: autocannon in this (the parent) process, sending a pool of requests
+ * (one per session, from the server child) rotated across connections. Latencies are recorded
+ * from each response (sub-millisecond resolution; autocannon's own histogram rounds to whole ms).
  */
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
-import { VALIDATE_PATH } from './protocol.ts'
+import type { BenchRequest } from './protocol.ts'
 
 export interface LoadOptions {
   port: number
-  apiKey: string
-  tokens: string[]
+  /** One request per session; each connection cycles through its own share of them. */
+  requests: BenchRequest[]
   connections: number
   durationS: number
 }
@@ -44,26 +44,25 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /**
- * The requests one connection cycles through: connection `c` of `n` takes every n-th token
- * starting at `c`, so that each token is used about as often and concurrent requests use different
- * sessions.
+ * The requests one connection cycles through: connection `c` of `n` takes every n-th request
+ * starting at `c`, so that each session is used about as often and concurrent requests use
+ * different sessions.
  */
 function requestsFor(c: number, n: number, options: LoadOptions): autocannon.Request[] {
-  const { tokens, apiKey } = options
-  const picked: string[] = []
-  for (let i = c % tokens.length; i < tokens.length; i += n) picked.push(tokens[i]!)
-  if (picked.length === 0) picked.push(tokens[c % tokens.length]!)
-  return picked.map((token) => ({
-    method: 'POST',
-    path: VALIDATE_PATH,
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ token }),
-  }))
+  const { requests } = options
+  const picked: BenchRequest[] = []
+  for (let i = c % requests.length; i < requests.length; i += n) picked.push(requests[i]!)
+  if (picked.length === 0) picked.push(requests[c % requests.length]!)
+  return picked.map((r) => {
+    const request: autocannon.Request = { method: r.method, path: r.path, headers: r.headers }
+    if (r.body !== undefined) request.body = r.body
+    return request
+  })
 }
 
 /** Runs autocannon for `durationS` seconds against the child on `port`. */
 export function runLoad(options: LoadOptions): Promise<LoadStats> {
-  if (options.tokens.length === 0) return Promise.reject(new Error('no tokens to send'))
+  if (options.requests.length === 0) return Promise.reject(new Error('no requests to send'))
   let latencies = new Float64Array(1 << 18)
   let count = 0
   const statuses: Record<string, number> = {}
@@ -79,7 +78,6 @@ export function runLoad(options: LoadOptions): Promise<LoadStats> {
         duration: options.durationS,
         pipelining: 1,
         timeout: 10,
-        method: 'POST',
         requests: requestsFor(0, options.connections, options),
         setupClient: (client) => {
           client.setRequests(requestsFor(clientIndex++, options.connections, options))

@@ -1,61 +1,23 @@
 /**
- * @module A bench server child: started by `run.ts` with `child_process.fork`, so that the server
- * and the load generator run on different cores. It serves either the bare `node:http` baseline
- * or Parley on one store, reports its port (and the API key and session tokens to use) over IPC,
- * and answers `cpu-start` / `cpu-stop` with its own CPU time (`process.cpuUsage()`) and event-loop
- * utilisation over that window.
+ * @module A validate-suite server child: started by `run.ts` with `child_process.fork`, so that the
+ * server and the load generator run on different cores. It serves either the bare `node:http`
+ * baseline or Parley on one store, and reports its port and the validate requests to send (API key
+ * and session tokens) over IPC; `child.ts` does the rest.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
-import { type EventLoopUtilization, performance } from 'node:perf_hooks'
-import type { ChildConfig, ChildMessage, ParentMessage } from './protocol.ts'
+import { runChild, type Started, withTimeout } from './child.ts'
+import { type BenchRequest, type ChildConfig, VALIDATE_PATH } from './protocol.ts'
 
-interface Started {
-  port: number
-  apiKey: string
-  tokens: string[]
-  close(): Promise<void>
-}
-
-function send(message: ChildMessage): void {
-  process.send?.(message)
-}
-
-function errorText(err: unknown, depth = 0): string {
-  if (err instanceof AggregateError && err.errors.length > 0) {
-    return `${err.message || 'AggregateError'}: ${err.errors.map((e) => errorText(e, depth + 1)).join('; ')}`
-  }
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    const text = `${typeof code === 'string' ? `${code}: ` : ''}${err.message}`.split('\n')[0] ?? ''
-    // A wrapped error (ERR_INTERNAL, ERR_STORE_UNAVAILABLE) says why in its cause.
-    return err.cause !== undefined && depth < 3
-      ? `${text} (cause: ${errorText(err.cause, depth + 1)})`
-      : text
-  }
-  return String(err)
-}
-
-/** Resolves to `undefined` after `ms` if `promise` has not settled by then. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms)
-    timer.unref()
-    promise.then(
-      (v) => {
-        clearTimeout(timer)
-        resolve(v)
-      },
-      (e) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
-  })
+/** The validate requests, one per session token, all with the same API key. */
+function validateRequests(apiKey: string, tokens: string[]): BenchRequest[] {
+  return tokens.map((token) => ({
+    method: 'POST',
+    path: VALIDATE_PATH,
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  }))
 }
 
 /** A token that looks like Parley's (`plys_<22 chars>.<43 chars>`), for the baseline. */
@@ -119,8 +81,7 @@ async function startBare(config: ChildConfig): Promise<Started> {
   const tokens = Array.from({ length: config.tokens }, () => fakeToken('plys_'))
   return {
     port: (server.address() as AddressInfo).port,
-    apiKey: fakeToken('plyk_'),
-    tokens,
+    requests: validateRequests(fakeToken('plyk_'), tokens),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
@@ -165,8 +126,7 @@ async function startParley(config: ChildConfig): Promise<Started> {
     const app = parley.app
     return {
       port: address.port,
-      apiKey,
-      tokens,
+      requests: validateRequests(apiKey, tokens),
       close: async () => {
         await withTimeout(app.close(), 5000)
         await withTimeout(store.close(), 5000)
@@ -179,79 +139,6 @@ async function startParley(config: ChildConfig): Promise<Started> {
   }
 }
 
-async function main(): Promise<void> {
-  const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig
-  // The parent going away (crash, Ctrl-C) must not leave this server running.
-  process.on('disconnect', () => process.exit(0))
-
-  const t0 = performance.now()
-  let started: Started
-  try {
-    started = config.target === 'bare' ? await startBare(config) : await startParley(config)
-  } catch (err) {
-    send({ type: 'failed', reason: errorText(err) })
-    // A store client that keeps reconnecting would keep this process alive: leave now.
-    setTimeout(() => process.exit(1), 100)
-    return
-  }
-
-  let cpuStart = process.cpuUsage()
-  let wallStart = performance.now()
-  let eluStart: EventLoopUtilization = performance.eventLoopUtilization()
-  const profiler = config.profileDir ? new Session() : null
-  process.on('message', async (message: ParentMessage) => {
-    if (message.type === 'cpu-start') {
-      if (profiler) {
-        profiler.connect()
-        await profiler.post('Profiler.enable')
-        await profiler.post('Profiler.setSamplingInterval', { interval: 250 })
-        await profiler.post('Profiler.start')
-      }
-      cpuStart = process.cpuUsage()
-      wallStart = performance.now()
-      eluStart = performance.eventLoopUtilization()
-      send({ type: 'cpu-started' })
-    } else if (message.type === 'cpu-stop') {
-      const cpu = process.cpuUsage(cpuStart)
-      const elu = performance.eventLoopUtilization(eluStart)
-      const wallMs = performance.now() - wallStart
-      let profile: string | null = null
-      if (profiler && config.profileDir) {
-        const { profile: data } = await profiler.post('Profiler.stop')
-        profiler.disconnect()
-        mkdirSync(config.profileDir, { recursive: true })
-        profile = join(config.profileDir, `${config.target}-${Date.now()}.cpuprofile`)
-        writeFileSync(profile, JSON.stringify(data))
-      }
-      send({
-        type: 'cpu',
-        userUs: cpu.user,
-        systemUs: cpu.system,
-        wallMs,
-        elu: elu.utilization,
-        profile,
-      })
-    } else if (message.type === 'shutdown') {
-      started
-        .close()
-        .catch(() => {})
-        .finally(() => {
-          send({ type: 'closed' })
-          // Leave even if a store client keeps a handle open; the message above goes out first.
-          setTimeout(() => process.exit(0), 50)
-        })
-    }
-  })
-  send({
-    type: 'ready',
-    port: started.port,
-    apiKey: started.apiKey,
-    tokens: started.tokens,
-    setupMs: Math.round(performance.now() - t0),
-  })
-}
-
-main().catch((err) => {
-  send({ type: 'failed', reason: errorText(err) })
-  setTimeout(() => process.exit(1), 100)
-})
+runChild<ChildConfig>((config) =>
+  config.target === 'bare' ? startBare(config) : startParley(config),
+)

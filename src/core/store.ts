@@ -108,6 +108,12 @@ export interface SessionStore {
   /** Deletes ended sessions (and their events) that ended before `endedBefore`; returns how many. */
   purge(endedBefore: number, limit: number): Promise<number>
 
+  /**
+   * Sessions that ended (for any reason) with `endedAt` at or after `since`, oldest first, at most
+   * `limit`: the feed behind the access-token deny list. Costs what it returns (an index on endedAt).
+   */
+  endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]>
+
   appendEvent(event: AuditEventInput): Promise<void>
   /** The most recent `limit` events (default 100) of a session or principal, oldest first. */
   events(query: EventQuery): Promise<AuditEvent[]>

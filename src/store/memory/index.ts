@@ -28,6 +28,7 @@ import {
   type UpdatePatch,
 } from '../../core/store.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
+import { MemoryTokenStore } from './tokens.ts'
 import { MemoryUserStore } from './users.ts'
 
 /**
@@ -46,6 +47,7 @@ export class MemoryStore implements SessionStore {
   #nextEventId = 1
   #apiKeys = new Map<string, ApiKeyRecord>()
   #users: MemoryUserStore | undefined
+  #tokens: MemoryTokenStore | undefined
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -55,6 +57,12 @@ export class MemoryStore implements SessionStore {
   users(): MemoryUserStore {
     this.#users ??= new MemoryUserStore()
     return this.#users
+  }
+
+  /** The token store beside this store: one instance, in the same process's memory. */
+  tokens(): MemoryTokenStore {
+    this.#tokens ??= new MemoryTokenStore()
+    return this.#tokens
   }
 
   async create(input: CreateInput): Promise<CreateResult> {
@@ -183,6 +191,17 @@ export class MemoryStore implements SessionStore {
     return purged.size
   }
 
+  async endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]> {
+    const out: { id: string; endedAt: number }[] = []
+    for (const r of this.#sessions.values()) {
+      if (r.state === 'ended' && r.endedAt !== null && r.endedAt >= since) {
+        out.push({ id: r.id, endedAt: r.endedAt })
+      }
+    }
+    out.sort((a, b) => a.endedAt - b.endedAt || (a.id < b.id ? -1 : 1))
+    return out.slice(0, Math.max(0, limit))
+  }
+
   async appendEvent(event: AuditEventInput): Promise<void> {
     this.#append(event)
   }
@@ -240,3 +259,4 @@ export class MemoryStore implements SessionStore {
   }
 }
 export { MemoryUserStore } from './users.ts'
+export { MemoryTokenStore } from './tokens.ts'
