@@ -45,15 +45,17 @@ describe('examples', () => {
   }, 40_000)
 
   for (const name of ['node-http', 'express', 'fastify', 'hono']) {
-    it(`examples/${name} signs in with the demo password, guards /me, signs out and refuses a forged post`, async () => {
+    it(`examples/${name} signs up and in through Auth, guards its routes, signs out and refuses login CSRF`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'parley-example-test-'))
+      const origin = 'http://app.test'
       try {
         child = spawn(node, [`examples/${name}/main.ts`], {
           env: {
             ...process.env,
             PORT: '0',
-            PARLEY_DEMO_PASSWORD: 'correct-horse',
+            ORIGINS: origin,
             PARLEY_DB: join(dir, 'sessions.db'),
+            PARLEY_SECRET: 'example-test-secret-0123456789abcdefghijklmnop',
           },
         })
         const url = await new Promise<string>((resolve, reject) => {
@@ -65,43 +67,67 @@ describe('examples', () => {
           })
           child!.on('exit', (code) => reject(new Error(`exited ${code}`)))
         })
-        const json = { 'content-type': 'application/json' }
-        const code = async (res: Response) => ((await res.json()) as { code?: string }).code
-        expect(await code(await fetch(`${url}/me`))).toBe('ERR_UNAUTHENTICATED')
-        const wrong = await fetch(`${url}/sign-in`, {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ password: 'wrong' }),
-        })
-        expect(wrong.status).toBe(401)
-        expect(wrong.headers.getSetCookie()).toEqual([])
-        const signIn = await fetch(`${url}/sign-in`, {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ password: 'correct-horse' }),
-        })
-        expect(signIn.status).toBe(200)
-        const setCookie = signIn.headers.getSetCookie()[0]!
-        expect(setCookie).toMatch(
-          /^__Host-parley=plys_\S+; Path=\/; Secure; HttpOnly; SameSite=Lax$/,
-        )
-        const cookie = setCookie.split(';')[0]!
-        const me = await fetch(`${url}/me`, { headers: { cookie } })
-        expect(((await me.json()) as { principal: string }).principal).toBe('demo-user')
+        const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+          fetch(`${url}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', origin, ...headers },
+            body: JSON.stringify(body),
+          })
+        const get = (path: string, cookie: string) =>
+          fetch(`${url}${path}`, { headers: { cookie } })
+        const problem = async (res: Response) => {
+          expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+          return (await res.json()) as { status: number; code: string; reason?: string }
+        }
+        const cookieOf = (res: Response) => {
+          const setCookie = res.headers.getSetCookie()[0]!
+          expect(setCookie).toMatch(
+            /^__Host-parley=plys_\S+; Path=\/; Secure; HttpOnly; SameSite=Lax$/,
+          )
+          return setCookie.split(';')[0]!
+        }
+        const ada = { username: 'ada', password: 'correct horse battery' }
+
+        expect((await problem(await fetch(`${url}/me`))).code).toBe('ERR_UNAUTHENTICATED')
+        const signUp = await post('/sign-up', ada)
+        expect(signUp.status).toBe(201)
+        const first = cookieOf(signUp)
+        const me = await get('/me', first)
+        expect(me.status).toBe(200)
+        expect(((await me.json()) as { user: { username: string } }).user.username).toBe('ada')
         expect(me.headers.get('cache-control')).toBe('no-store')
-        const forged = await fetch(`${url}/sign-out`, {
-          method: 'POST',
-          headers: { cookie, origin: 'https://evil.example' },
+        expect(await problem(await get('/reports', first))).toMatchObject({
+          status: 403,
+          code: 'ERR_FORBIDDEN',
         })
-        expect(await code(forged)).toBe('ERR_CSRF')
-        const out = await fetch(`${url}/sign-out`, {
-          method: 'POST',
-          headers: { cookie, 'sec-fetch-site': 'same-origin' }, // PORT=0: no Origin to configure
+
+        // Login CSRF: no cookie, a foreign Origin, refused before the password is looked at.
+        const forged = await post('/sign-in', ada, { origin: 'https://evil.example' })
+        expect(await problem(forged)).toMatchObject({ status: 403, code: 'ERR_CSRF' })
+        expect(forged.headers.getSetCookie()).toEqual([])
+        const wrong = await post('/sign-in', { ...ada, password: 'not the password' })
+        expect(await problem(wrong)).toMatchObject({ status: 401, code: 'ERR_SIGN_IN_FAILED' })
+        expect(wrong.headers.getSetCookie()).toEqual([])
+
+        // Signing in again with the old cookie ends the old session (SEC-07).
+        const signIn = await post('/sign-in', ada, { cookie: first })
+        expect(signIn.status).toBe(200)
+        const cookie = cookieOf(signIn)
+        expect(cookie).not.toBe(first)
+        expect(await problem(await get('/me', first))).toMatchObject({
+          code: 'ERR_SESSION_ENDED',
+          reason: 'rotated',
         })
+        expect((await get('/me', cookie)).status).toBe(200)
+
+        const out = await fetch(`${url}/sign-out`, { method: 'POST', headers: { cookie, origin } })
         expect(out.status).toBe(200)
         expect(out.headers.getSetCookie()[0]).toMatch(/^__Host-parley=; .*Max-Age=0$/)
-        const after = await fetch(`${url}/me`, { headers: { cookie } })
-        expect(await after.json()).toMatchObject({ code: 'ERR_SESSION_ENDED', reason: 'logout' })
+        expect(await problem(await get('/me', cookie))).toMatchObject({
+          status: 401,
+          code: 'ERR_SESSION_ENDED',
+          reason: 'logout',
+        })
       } finally {
         child?.kill('SIGKILL')
         rmSync(dir, { recursive: true, force: true })
