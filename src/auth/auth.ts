@@ -206,7 +206,7 @@ export class Auth {
     const password = input?.password
     const verified = await this.#check.password(name, user, password, ctx, 'sign_in')
     const factors = await this.#check.secondFactor(name, verified, input, ctx, 'sign_in')
-    await this.#check.succeeded(verified, password)
+    await this.#check.succeeded(verified, password, ctx)
     await this.#issuer.endReplaced(input?.replaces, ctx)
     const made = await this.#issuer.establish(verified, factors, ctx)
     const { factors: f, level } = made.session.auth
@@ -274,7 +274,7 @@ export class Auth {
       ctx,
       'reauthenticate',
     )
-    await this.#check.succeeded(verified, input?.password)
+    await this.#check.succeeded(verified, input?.password, ctx)
     const made = await this.#issuer.rotate(session, verified, ctx, {
       factors,
       authenticatedAt: this.clock.now(),
@@ -307,7 +307,7 @@ export class Auth {
     const user = await this.#userOf(session)
     const next = await this.policy.check(input?.newPassword)
     await this.#check.password(user.username, user, input?.currentPassword, ctx, 'change_password')
-    await this.limiter.clearAccount(user.username)
+    await this.limiter.clearAccount(user.username, ctx.ip)
     const passwordHash = await this.hasher.hash(next)
     const updated = await this.#mutate(user.id, () => ({ passwordHash }))
     const made = await this.#issuer.rotate(session, updated, ctx, {
@@ -370,7 +370,7 @@ export class Auth {
     const user = await this.#userOf(session)
     if (user.totp === null) throw new ParleyError('ERR_TOTP_STATE')
     await this.#check.password(user.username, user, input?.password, ctx, 'disable_totp')
-    await this.limiter.clearAccount(user.username)
+    await this.limiter.clearAccount(user.username, ctx.ip)
     return this.#totp.disable(user, session, ctx)
   }
 

@@ -73,18 +73,22 @@ export class CredentialCheck {
     ctx: ClientContext,
     action: Action,
   ): Promise<UserRecord> {
-    const locked = (await this.#d.limiter.accountWaitMs(name)) > 0
-    const usable = user !== null && !user.disabled && !locked
-    const ok = await this.#d.hasher.verify(usable ? user.passwordHash : null, password)
-    if (ok && user !== null) return user
-    const reason: FailReason = locked
-      ? 'locked'
-      : user === null
-        ? 'unknown_user'
-        : user.disabled
-          ? 'disabled'
-          : 'bad_credentials'
-    return this.fail(name, user, ctx, action, reason, !locked)
+    const { limiter } = this.#d
+    return limiter.serialize(name, ctx.ip, async () => {
+      await limiter.checkAddress(ctx.ip)
+      const locked = (await limiter.accountWaitMs(name, ctx.ip)) > 0
+      const usable = user !== null && !user.disabled && !locked
+      const ok = await this.#d.hasher.verify(usable ? user.passwordHash : null, password)
+      if (ok && user !== null) return user
+      const reason: FailReason = locked
+        ? 'locked'
+        : user === null
+          ? 'unknown_user'
+          : user.disabled
+            ? 'disabled'
+            : 'bad_credentials'
+      return this.fail(name, user, ctx, action, reason, !locked)
+    })
   }
 
   /**
@@ -98,8 +102,25 @@ export class CredentialCheck {
     ctx: ClientContext,
     action: Action,
   ): Promise<string[]> {
-    const { users, box, clock } = this.#d
     if (user.totp === null || !user.totp.confirmed) return ['password']
+    return this.#d.limiter.serialize(name, ctx.ip, () =>
+      this.#secondFactor(name, user, input, ctx, action),
+    )
+  }
+
+  async #secondFactor(
+    name: string | null,
+    user: UserRecord,
+    input: { totp?: string | undefined; recoveryCode?: string | undefined },
+    ctx: ClientContext,
+    action: Action,
+  ): Promise<string[]> {
+    const { users, box, clock, limiter } = this.#d
+    await limiter.checkAddress(ctx.ip)
+    if ((await limiter.accountWaitMs(name, ctx.ip)) > 0) {
+      return this.fail(name, user, ctx, action, 'locked', false)
+    }
+    if (user.totp === null) return ['password']
     if (present(input?.totp)) {
       const step = verifyTotp(box.open(user.totp.secretEnc, user.id), input.totp, clock)
       if (step !== null && (await users.useTotpStep(user.id, step))) return ['password', 'totp']
@@ -128,13 +149,14 @@ export class CredentialCheck {
     const outcome = await limiter.recordFailure(name, ctx.ip, countAccount)
     const principal = user?.id ?? null
     await audit.write('auth.sign_in_failed', principal, ctx, { action, reason }, 'principal')
-    const { freeAttempts, addressLimit, baseDelayMs, maxDelayMs } = limiter.options
+    const { addressLimit, baseDelayMs, maxDelayMs } = limiter.options
     const lock = (count: number, free: number) => ({
       failures: count,
       retryAfterSeconds: Math.ceil(delayAfter(count, free, baseDelayMs, maxDelayMs) / 1000),
     })
-    if (outcome.accountLocked && outcome.account !== null) {
-      const detail = { scope: 'account', ...lock(outcome.account.count, freeAttempts) }
+    if (outcome.accountLock !== null) {
+      const { count, free } = outcome.accountLock
+      const detail = { scope: 'account', ...lock(count, free) }
       await audit.write('auth.locked', principal, ctx, detail, 'system')
     }
     if (outcome.addressLocked && outcome.address !== null) {
@@ -145,9 +167,9 @@ export class CredentialCheck {
   }
 
   /** After a successful check: forget the account's failures; rehash when parameters rose. */
-  async succeeded(user: UserRecord, password: unknown): Promise<void> {
+  async succeeded(user: UserRecord, password: unknown, ctx: ClientContext = {}): Promise<void> {
     const { limiter, hasher, users, clock } = this.#d
-    await limiter.clearAccount(user.username)
+    await limiter.clearAccount(user.username, ctx.ip)
     if (typeof password !== 'string' || !hasher.needsRehash(user.passwordHash)) return
     const passwordHash = await hasher.hash(password)
     try {

@@ -10,8 +10,13 @@ import type { FailureCount, UserStore } from './user-store.ts'
 export interface RateLimitOptions {
   /** A window of counting starts at its first failure and lasts this long. Default 15 min. */
   windowMs?: number
-  /** Failures of one account allowed in a window before delays start. Default 5. */
+  /** Failures of one account from one address allowed in a window before delays start. Default 5. */
   freeAttempts?: number
+  /**
+   * Failures of one account from all addresses together allowed in a window before delays start
+   * (a spread-out attack). Default 20.
+   */
+  accountLimit?: number
   /** Failures from one address allowed in a window before delays start. Default 20. */
   addressLimit?: number
   /** The first delay; each further failure doubles it. Default 1 s. */
@@ -23,6 +28,7 @@ export interface RateLimitOptions {
 export const DEFAULT_RATE_LIMITS: Readonly<Required<RateLimitOptions>> = Object.freeze({
   windowMs: 15 * 60_000,
   freeAttempts: 5,
+  accountLimit: 20,
   addressLimit: 20,
   baseDelayMs: 1000,
   maxDelayMs: 15 * 60_000,
@@ -86,11 +92,27 @@ export function accountKey(username: string): string {
   return `acct:${username}`
 }
 
+/**
+ * The key of one account tried from one address: the lock an attacker's own address earns, which
+ * leaves the victim's other addresses free (SEC-31).
+ *
+ * @example
+ * accountAddressKey('ada', '203.0.113.9') // 'acct-addr:203.0.113.9:ada'
+ */
+export function accountAddressKey(username: string, ip: string | null | undefined): string {
+  return `acct-addr:${addressKey(ip) ?? 'addr:none'}:${username}`
+}
+
+/** Most requests that may wait behind one key (an account or an address) in this process. */
+const MAX_QUEUED_PER_KEY = 16
+
 export interface FailureOutcome {
   account: FailureCount | null
   address: FailureCount | null
   /** This failure put the account over its free attempts (the first lock of the window). */
   accountLocked: boolean
+  /** The count and the free attempts of the account lock this failure started, if any. */
+  accountLock: { count: number; free: number } | null
   /** This failure put the address over its limit. */
   addressLocked: boolean
 }
@@ -145,10 +167,65 @@ export class RateLimiter {
     }
   }
 
-  /** Ms the account must wait before its next attempt counts (0 when it may try now). */
-  accountWaitMs(username: string | null): Promise<number> {
-    if (username === null) return Promise.resolve(0)
-    return this.waitMs(accountKey(username), this.options.freeAttempts)
+  /**
+   * Ms the account must wait before an attempt from `ip` counts (0 when it may try now): the
+   * longer of its lock from this address and its lock from all addresses together.
+   */
+  async accountWaitMs(username: string | null, ip?: string | null): Promise<number> {
+    if (username === null) return 0
+    const [here, everywhere] = await Promise.all([
+      this.waitMs(accountAddressKey(username, ip), this.options.freeAttempts),
+      this.waitMs(accountKey(username), this.options.accountLimit),
+    ])
+    return Math.max(here, everywhere)
+  }
+
+  /**
+   * Runs one credential check at a time per address and per account in this process, so a burst
+   * of parallel guesses is counted one by one instead of all passing the lock check before the
+   * first failure is recorded. Each key queues at most a few requests; beyond that,
+   * ERR_RATE_LIMITED. (Several server processes each run one check at a time.)
+   */
+  async serialize<T>(
+    username: string | null,
+    ip: string | null | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const keys = [addressKey(ip), username === null ? null : accountKey(username)].filter(
+      (k): k is string => k !== null,
+    )
+    let run = fn
+    for (const key of keys.reverse()) {
+      const inner = run
+      run = () => this.#queue(key, inner)
+    }
+    return run()
+  }
+
+  readonly #chains = new Map<string, { tail: Promise<unknown>; waiting: number }>()
+
+  async #queue<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let chain = this.#chains.get(key)
+    if (chain === undefined) {
+      chain = { tail: Promise.resolve(), waiting: 0 }
+      this.#chains.set(key, chain)
+    }
+    if (chain.waiting >= MAX_QUEUED_PER_KEY) {
+      throw new ParleyError('ERR_RATE_LIMITED', undefined, { details: { retryAfterSeconds: 1 } })
+    }
+    chain.waiting++
+    const current = chain
+    const result = current.tail.then(fn, fn)
+    current.tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    try {
+      return await result
+    } finally {
+      current.waiting--
+      if (current.waiting === 0 && this.#chains.get(key) === current) this.#chains.delete(key)
+    }
   }
 
   /**
@@ -166,21 +243,32 @@ export class RateLimiter {
     const addrKey = addressKey(ip)
     const address =
       addrKey === null ? null : await this.#users.recordFailure(addrKey, now, windowMs)
-    const account =
-      username === null || !accountToo
-        ? null
-        : await this.#users.recordFailure(accountKey(username), now, windowMs)
+    const counted = username !== null && accountToo
+    const here = counted
+      ? await this.#users.recordFailure(accountAddressKey(username, ip), now, windowMs)
+      : null
+    const account = counted
+      ? await this.#users.recordFailure(accountKey(username), now, windowMs)
+      : null
+    const accountLock =
+      here?.count === freeAttempts
+        ? { count: here.count, free: freeAttempts }
+        : account?.count === this.options.accountLimit
+          ? { count: account.count, free: this.options.accountLimit }
+          : null
     return {
       account,
       address,
-      accountLocked: account?.count === freeAttempts,
+      accountLocked: accountLock !== null,
+      accountLock,
       addressLocked: address?.count === addressLimit,
     }
   }
 
-  /** Forgets an account's failures (after a successful sign-in). */
-  clearAccount(username: string): Promise<void> {
-    return this.#users.clearFailures(accountKey(username))
+  /** Forgets an account's failures from this address and overall (after a successful check). */
+  async clearAccount(username: string, ip?: string | null): Promise<void> {
+    await this.#users.clearFailures(accountAddressKey(username, ip))
+    await this.#users.clearFailures(accountKey(username))
   }
 }
 

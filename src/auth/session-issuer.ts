@@ -115,14 +115,16 @@ export class SessionIssuer {
   ): Promise<Issued & { othersEnded: number }> {
     const context = actionContext(ctx, 'principal')
     const ended = await this.#sessions.end(old.id, 'rotated', context)
-    if (!ended.ended) {
-      const reason = ended.session.endReason
-      throw new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason } })
-    }
+    // The change that led here (a new password, a factor) is already saved: its other sessions end
+    // even when the current one ended meanwhile (SEC-16), before anything can fail.
     const others =
       options.othersReason === undefined
         ? []
         : await this.#sessions.endByPrincipal(user.id, options.othersReason, context)
+    if (!ended.ended) {
+      const reason = ended.session.endReason
+      throw new ParleyError('ERR_SESSION_ENDED', undefined, { details: { reason } })
+    }
     const prev = ended.session
     const absolute =
       options.authenticatedAt !== undefined

@@ -90,4 +90,9 @@ export interface UserStore {
   /** The failures of the current window of `key` at `at`, or null when none or the window passed. */
   getFailures(key: string, at: number, windowMs: number): Promise<FailureCount | null>
   clearFailures(key: string): Promise<void>
+  /**
+   * Deletes the counters whose window ended at or before `now`, so keys seen once (attacker-chosen
+   * usernames and addresses) never pile up; the server's sweeper runs it. Returns how many.
+   */
+  purgeFailures(now: number): Promise<number>
 }

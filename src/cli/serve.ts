@@ -1,6 +1,6 @@
 /** @module `parley serve`: start the standalone server, drain it on SIGTERM/SIGINT. */
+import { createServer } from 'node:net'
 import type { Command } from 'commander'
-import { buildServer } from '../server/app.ts'
 import { describeStore, openStore, originsOf, usersOf } from '../server/open-store.ts'
 import { loadSecret } from '../server/secret.ts'
 import { addConfigOptions, configFrom } from './options.ts'
@@ -23,7 +23,14 @@ export function registerServe(program: Command): void {
       dataDir: config.dataDir,
       production: config.production,
     })
+    // The default token issuer names this server's port: with `--port 0`, pick it now.
+    const port =
+      config.port === 0 && config.tokens && config.tokenIssuer === null
+        ? await freePort(config.host)
+        : config.port
     const store = await openStore(config)
+    // Loaded here, not at the top: the other commands never pay for Fastify, jose and the routes.
+    const { buildServer } = await import('../server/app.ts')
     const { app } = await buildServer({
       store,
       policy: config.policy,
@@ -39,11 +46,27 @@ export function registerServe(program: Command): void {
             web: {
               users: usersOf(store),
               secret,
-              origins: originsOf(config),
+              origins: originsOf({ ...config, port }),
               signUp: config.signUp,
               stepUpWindowMs: config.stepUpWindowMs,
               sameSite: config.cookieSameSite === 'strict' ? 'Strict' : 'Lax',
               insecureCookie: config.insecureCookie,
+            },
+          }
+        : {}),
+      ...(config.tokens
+        ? {
+            tokens: {
+              secret,
+              issuer: config.tokenIssuer ?? `http://localhost:${port}`,
+              audience: config.tokenAudience,
+              clients: config.tokenClients,
+              accessTtlMs: config.accessTokenTtlMs,
+              refreshTtlMs: config.refreshTokenTtlMs,
+              graceMs: config.refreshGraceMs,
+              alg: config.signingAlg,
+              rotationMs: config.keyRotationMs,
+              dpopNonce: config.dpopNonce,
             },
           }
         : {}),
@@ -54,7 +77,7 @@ export function registerServe(program: Command): void {
         'no API key yet: create one with `parley keys create --name my-backend` to use the /v1 API',
       )
     }
-    const address = await app.listen({ host: config.host, port: config.port })
+    const address = await app.listen({ host: config.host, port })
     app.log.info({ store: describeStore(config.store), host: config.host }, 'parley listening')
     process.stdout.write(`parley listening on ${address} (store: ${describeStore(config.store)})\n`)
     let closing = false
@@ -72,5 +95,18 @@ export function registerServe(program: Command): void {
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+/** A port free on `host` now (for `--port 0` when the token issuer must name it before listening). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
   })
 }

@@ -64,7 +64,10 @@ async function passwordFromStdin(): Promise<string> {
 }
 
 function show(user: PublicUser, json: boolean): void {
-  if (json) return out(JSON.stringify(user, null, 2))
+  if (json) {
+    out(JSON.stringify(user, null, 2))
+    return
+  }
   out(`id           ${user.id}`)
   out(`username     ${user.username}`)
   out(`disabled     ${user.disabled ? 'yes' : 'no'}`)

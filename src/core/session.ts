@@ -133,6 +133,11 @@ export const EVENT_TYPES = [
   'auth.reauthenticated',
   'auth.password_changed',
   'auth.factor_changed',
+  'token.issued',
+  'token.refreshed',
+  'token.reuse_detected',
+  'token.revoked',
+  'signing_key.created',
 ] as const
 
 export type EventType = (typeof EVENT_TYPES)[number]

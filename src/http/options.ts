@@ -1,6 +1,7 @@
 /** @module The one options type every HTTP adapter takes, its defaults and limits in one place. */
 import type { Clock } from '../core/clock.ts'
 import type { Sessions } from '../core/sessions.ts'
+import type { AccessTokenClaims } from './context.ts'
 
 /** Defaults and bounds of the HTTP layer (docs/http.md explains each). */
 export const HTTP_DEFAULTS = Object.freeze({
@@ -57,6 +58,27 @@ export interface RemoteOptions {
   timeoutMs?: number
 }
 
+/**
+ * Verifies access tokens (a Parley `Verifier`, or `tokenService.verifier()` in process): resolves to
+ * the claims, or throws ERR_TOKEN_* (401). For a DPoP-bound token it calls `dpop` with the claims.
+ */
+export interface AccessTokenVerifier {
+  verify(
+    token: string,
+    dpop?: (claims: AccessTokenClaims) => Promise<void>,
+  ): Promise<AccessTokenClaims>
+}
+
+/** Checks a DPoP proof (RFC 9449) at a resource; resolves to its key's thumbprint. */
+export interface DpopProofChecker {
+  check(input: {
+    proof: string | undefined
+    method: string
+    url: string | readonly string[]
+    accessToken: string
+  }): Promise<{ jkt: string }>
+}
+
 interface CommonOptions {
   cookie?: CookieOptions
   /** The origins allowed to send cookie-authenticated unsafe requests (SEC-24), `scheme://host[:port]`. */
@@ -68,6 +90,13 @@ interface CommonOptions {
   touch?: boolean
   /** The clock of the remote cache (in-process mode uses the Sessions' clock). */
   clock?: Clock
+  /**
+   * Accept access tokens (`Authorization: Bearer <jwt>` or `DPoP <jwt>`) checked by this verifier;
+   * in-process mode only: the token's session is loaded by its `sid`, so guards see it.
+   */
+  verifier?: AccessTokenVerifier
+  /** Checks the proofs of DPoP-bound access tokens; without it such tokens are refused. */
+  dpop?: DpopProofChecker
 }
 
 /** Options shared by every adapter: exactly one of `sessions` (in-process) or `remote`. */

@@ -8,11 +8,11 @@ import { type Clock, systemClock } from '../core/clock.ts'
 import { isParleyError, ParleyError } from '../core/errors.ts'
 import type { EndReason, Session } from '../core/session.ts'
 import { TOKEN_PREFIXES } from '../core/token.ts'
-import { ANONYMOUS, REFUSED_COOKIE, ResolvedContext } from './context.ts'
+import { type AccessTokenClaims, ANONYMOUS, REFUSED_COOKIE, ResolvedContext } from './context.ts'
 import { type CookieConfig, readSessionToken, resolveCookie, sessionCookie } from './cookies.ts'
 import { checkCsrf, csrfError, isSafeMethod, originSet } from './csrf.ts'
 import { Diagnostics, isLocalHost } from './diagnostics.ts'
-import type { ParleyHttpOptions } from './options.ts'
+import type { AccessTokenVerifier, DpopProofChecker, ParleyHttpOptions } from './options.ts'
 import { type Problem, toProblem } from './problem.ts'
 import { RemoteValidator } from './remote.ts'
 import { LocalValidator, type SessionValidator } from './validator.ts'
@@ -24,6 +24,11 @@ export interface RequestAccess<Req> {
   header(req: Req, name: string): string | undefined
   /** True when the request came over TLS to this process. */
   encrypted(req: Req): boolean
+  /**
+   * The request target as received (`/path?query`) or the absolute URL; for the `htu` of DPoP
+   * proofs. Without it, the `originalUrl` or `url` string of the request object is used.
+   */
+  url?(req: Req): string
 }
 
 const SESSION_PREFIX = TOKEN_PREFIXES.session
@@ -39,6 +44,27 @@ export function bearerToken(authorization: string): string | null {
   const token = authorization.slice(7).trim()
   return token.startsWith(SESSION_PREFIX) ? token : null
 }
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+const MAX_ACCESS_TOKEN = 8192
+
+/**
+ * The access token of an `Authorization: Bearer <jwt>` or `DPoP <jwt>` header, with its scheme; null
+ * for anything else (a Parley session token included).
+ */
+export function accessToken(
+  authorization: string,
+): { scheme: 'Bearer' | 'DPoP'; token: string } | null {
+  const space = authorization.indexOf(' ')
+  if (space === -1) return null
+  const scheme = authorization.slice(0, space).toLowerCase()
+  if (scheme !== 'bearer' && scheme !== 'dpop') return null
+  const token = authorization.slice(space + 1).trim()
+  if (token.length > MAX_ACCESS_TOKEN || !JWT_SHAPE.test(token)) return null
+  return { scheme: scheme === 'dpop' ? 'DPoP' : 'Bearer', token }
+}
+
+const dpopInvalid = (detail: string) => new ParleyError('ERR_DPOP_INVALID', detail)
 
 function cookieOk(session: Session): ResolvedContext {
   return new ResolvedContext(session, 'cookie', null, false)
@@ -78,6 +104,9 @@ export class ParleyHttp<Req> {
   readonly validator: SessionValidator
   readonly trustProxy: boolean
   #access: RequestAccess<Req>
+  #sessions: ParleyHttpOptions['sessions']
+  #verifier: AccessTokenVerifier | null
+  #dpop: DpopProofChecker | null
   /** Still looking for a plain-http request on a non-local host (diagnostic a). */
   #watchTransport: boolean
 
@@ -89,6 +118,15 @@ export class ParleyHttp<Req> {
     if ((options.sessions === undefined) === (options.remote === undefined)) {
       throw new ParleyError('ERR_CONFIG_INVALID', 'give exactly one of sessions or remote')
     }
+    if (options.verifier !== undefined && options.sessions === undefined) {
+      throw new ParleyError(
+        'ERR_CONFIG_INVALID',
+        'access tokens need in-process sessions; a remote service uses the Verifier directly',
+      )
+    }
+    this.#sessions = options.sessions
+    this.#verifier = options.verifier ?? null
+    this.#dpop = options.dpop ?? null
     const clock: Clock = options.clock ?? options.sessions?.clock ?? systemClock
     this.validator =
       options.sessions !== undefined
@@ -115,6 +153,10 @@ export class ParleyHttp<Req> {
     if (authorization !== undefined) {
       const token = bearerToken(authorization)
       if (token !== null) return this.validator.validate(token).then(bearerOk)
+      if (this.#verifier !== null) {
+        const access = accessToken(authorization)
+        if (access !== null) return this.#resolveAccessToken(req, access.scheme, access.token)
+      }
     }
     const header = access.header(req, 'cookie')
     const token = readSessionToken(header, this.cookie)
@@ -131,6 +173,71 @@ export class ParleyHttp<Req> {
       }
     }
     return this.validator.validate(token).then(cookieOk, cookieRefused)
+  }
+
+  /**
+   * An access token: verified, its DPoP binding checked (SEC-46), its session loaded by `sid` so
+   * that an ended session is refused at once (SEC-41) and guards see the live session.
+   */
+  async #resolveAccessToken(
+    req: Req,
+    scheme: 'Bearer' | 'DPoP',
+    token: string,
+  ): Promise<ResolvedContext> {
+    let checked = false
+    const checkProof = async (claims: AccessTokenClaims): Promise<void> => {
+      const bound = claims.cnf?.jkt
+      if (bound === undefined) return
+      if (scheme !== 'DPoP') throw dpopInvalid('a DPoP-bound access token needs the DPoP scheme')
+      if (this.#dpop === null) throw dpopInvalid('this service does not check DPoP proofs')
+      const access = this.#access
+      const { jkt } = await this.#dpop.check({
+        proof: access.header(req, 'dpop'),
+        method: access.method(req),
+        url: this.#requestUrl(req),
+        accessToken: token,
+      })
+      if (jkt !== bound) throw dpopInvalid('the DPoP proof is signed by another key')
+      checked = true
+    }
+    const claims: AccessTokenClaims = await this.#verifier!.verify(token, checkProof)
+    if (claims.cnf !== undefined && !checked) await checkProof(claims) // a verifier that skips it
+    if (claims.cnf === undefined && scheme === 'DPoP')
+      throw dpopInvalid('the access token is not DPoP-bound: send it as a Bearer token')
+    let session: Session
+    try {
+      session = await this.#sessions!.get(claims.sid)
+    } catch (err) {
+      if (isParleyError(err, 'ERR_SESSION_NOT_FOUND')) throw new ParleyError('ERR_TOKEN_REVOKED')
+      throw err
+    }
+    if (session.state !== 'active') {
+      throw new ParleyError('ERR_TOKEN_REVOKED', undefined, {
+        details: { reason: session.endReason },
+      })
+    }
+    if (session.principal !== claims.sub) throw new ParleyError('ERR_TOKEN_INVALID')
+    return new ResolvedContext(session, 'access_token', null, false, claims)
+  }
+
+  /** The absolute URL the request was addressed to, as a DPoP proof's `htu` names it. */
+  #requestUrl(req: Req): string {
+    const access = this.#access
+    const raw = req as { originalUrl?: unknown; url?: unknown }
+    const target =
+      access.url?.(req) ??
+      (typeof raw.originalUrl === 'string'
+        ? raw.originalUrl
+        : typeof raw.url === 'string'
+          ? raw.url
+          : '/')
+    if (!target.startsWith('/')) return target
+    let https = access.encrypted(req)
+    if (!https && this.trustProxy) {
+      const proto = access.header(req, 'x-forwarded-proto')
+      https = proto !== undefined && forwardedHttps(proto)
+    }
+    return `${https ? 'https' : 'http'}://${access.header(req, 'host') ?? 'localhost'}${target}`
   }
 
   /** The guard of `requireSession`: null when the request has a session, else the error to answer. */
@@ -175,9 +282,16 @@ export class ParleyHttp<Req> {
     const missing = this.checkSession(ctx, req)
     if (missing !== null) return missing
     const session = ctx!.session!
-    return (await rule(session.principal, session, req)) === true
-      ? null
-      : new ParleyError('ERR_FORBIDDEN')
+    let allowed: boolean
+    try {
+      allowed = (await rule(session.principal, session, req)) === true
+    } catch (err) {
+      // A rule that throws denies, and what it threw stays in the server log (SEC-58).
+      const failed = new ParleyError('ERR_INTERNAL', undefined, { cause: err })
+      this.failure(failed)
+      return failed
+    }
+    return allowed ? null : new ParleyError('ERR_FORBIDDEN')
   }
 
   /** The Set-Cookie value that hands `token` to the browser (throws ERR_VALIDATION if not a token). */

@@ -15,11 +15,14 @@ import { isParleyError } from '../core/errors.ts'
 import type { SessionPolicy } from '../core/policy.ts'
 import { Sessions } from '../core/sessions.ts'
 import type { SessionStore } from '../core/store.ts'
+import type { TokenService } from '../tokens/service.ts'
 import { ApiKeyChecker, requireScope } from './api-keys.ts'
 import { buildOpenApi } from './openapi.ts'
 import { errorHandler, problemOf, sendProblem } from './problem.ts'
 import { sessionRoutes } from './routes/sessions.ts'
 import type { RouteDef } from './routes/types.ts'
+import { revokedRoute } from './tokens/revoked-route.ts'
+import { setupTokens, type TokenServerOptions } from './tokens/setup.ts'
 import { webRoutes } from './web/routes.ts'
 
 /** The pages and the /auth API (users, passwords, TOTP, "my sessions"). */
@@ -51,7 +54,8 @@ export interface BuildServerOptions {
   loggerInstance?: FastifyBaseLogger
   logRequests?: boolean
   bodyLimit?: number
-  trustProxy?: boolean
+  /** Proxies whose X-Forwarded-For to believe: false (default), a hop count, or their addresses. */
+  trustProxy?: boolean | number | string[]
   apiKeyCacheMs?: number
   /**
    * TTL of the local session cache, for stores with a change feed (Redis); 0 (the default) turns
@@ -63,6 +67,11 @@ export interface BuildServerOptions {
   sweepIntervalMs?: number
   /** Serve the pages and the /auth API; absent: the service API only. */
   web?: WebServerOptions
+  /**
+   * Issue access and refresh tokens: the JWKS, OAuth metadata, `/oauth/*`, `/auth/token` (with
+   * `web`) and `GET /v1/tokens/revoked`; access tokens are accepted by the /auth routes. Absent: off.
+   */
+  tokens?: TokenServerOptions
 }
 
 export interface ParleyServer {
@@ -71,11 +80,22 @@ export interface ParleyServer {
   apiKeys: ApiKeyChecker
   /** Users and sign-in, when `web` is on. */
   auth: Auth | null
+  /** Access and refresh tokens, when `tokens` is on. */
+  tokens: TokenService | null
   /** Ends expired sessions now (what the timer does). */
   sweep(): Promise<{ ended: number; purged: number }>
 }
 
-export const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', 'token']
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers.dpop',
+  '*.token',
+  'token',
+  '*.refresh_token',
+  '*.access_token',
+  '*.client_secret',
+]
 
 /**
  * Builds the server without listening.
@@ -97,10 +117,14 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
           ...(options.logger === true ? {} : options.logger),
           redact: { paths: REDACT, censor: '[redacted]' },
         }
+  // `true` would believe the left-most X-Forwarded-For entry, which the client writes: one hop
+  const trust = options.trustProxy === true ? 1 : (options.trustProxy ?? false)
+  const trustProxy =
+    typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger }),
     bodyLimit: options.bodyLimit ?? 16_384,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy,
     logController: new LogController({ disableRequestLogging: !options.logRequests }),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
@@ -134,13 +158,24 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
       throw err
     }
   })
-  const routes: RouteDef[] = [...sessionRoutes]
+  const routes: RouteDef[] = [...sessionRoutes, ...(options.tokens ? [revokedRoute] : [])]
   const openapi = buildOpenApi(routes, VERSION)
   app.get('/openapi.json', async () => openapi)
 
   for (const def of routes) registerRoute(app, def, sessions, apiKeys)
 
   let auth: Auth | null = null
+  // Before the web routes: its hook lets their guards accept access tokens.
+  const tokens =
+    options.tokens === undefined
+      ? null
+      : await setupTokens(app, options.tokens, {
+          sessions,
+          apiKeys,
+          clock,
+          trustProxy: (options.trustProxy ?? false) !== false,
+          auth: () => auth,
+        })
   if (options.web !== undefined) {
     const web = options.web
     await web.users.init()
@@ -163,12 +198,20 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
       sessions,
       origins: web.origins,
       cookie,
-      trustProxy: options.trustProxy ?? false,
+      trustProxy: (options.trustProxy ?? false) !== false,
     })
   }
 
+  await tokens?.register()
+
   let timer: NodeJS.Timeout | undefined
-  const sweep = () => sessions.sweep()
+  const users = options.web?.users ?? null
+  const sweep = async () => {
+    const result = await sessions.sweep()
+    // failure counters of attacker-chosen usernames and addresses must not pile up (SEC-31)
+    if (users !== null) await users.purgeFailures(clock.now())
+    return result
+  }
   if ((options.sweepIntervalMs ?? 0) > 0) {
     let sweeping = false
     timer = setInterval(() => {
@@ -190,7 +233,7 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     clearInterval(timer)
     await sessions.close()
   })
-  return { app, sessions, apiKeys, auth, sweep }
+  return { app, sessions, apiKeys, auth, tokens: tokens?.service ?? null, sweep }
 }
 
 function registerRoute(

@@ -28,13 +28,33 @@ export interface ServerConfig {
   stepUpWindowMs: number
   cookieSameSite: 'lax' | 'strict'
   insecureCookie: boolean
+  /** Issue access and refresh tokens: the /oauth endpoints, /auth/token and the JWKS. */
+  tokens: boolean
+  /** The `iss` of access tokens; null: this server's own origin, `http://localhost:<port>`. */
+  tokenIssuer: string | null
+  tokenAudience: string
+  accessTokenTtlMs: number
+  refreshTokenTtlMs: number
+  refreshGraceMs: number
+  /** The clients that may hold tokens; `dpop` ones must bind them to a DPoP key. */
+  tokenClients: TokenClientConfig[]
+  signingAlg: 'EdDSA' | 'ES256'
+  keyRotationMs: number
+  dpopNonce: boolean
   bodyLimit: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logRequests: boolean
-  trustProxy: boolean
+  /** false, or how many proxies in front to trust (their X-Forwarded-For entries), or their addresses. */
+  trustProxy: TrustProxy
   production: boolean
   /** From PARLEY_SECRET; otherwise generated and kept in dataDir (see secret.ts). */
   secret: string | null
+}
+
+/** One entry of `tokenClients`: `web` or `cli:dpop`. */
+export interface TokenClientConfig {
+  id: string
+  dpop: boolean
 }
 
 /** Thrown for a bad setting; the CLI prints it and exits with code 2. */
@@ -65,13 +85,15 @@ const int =
     return n
   }
 const duration =
-  (min: number): Parse<number> =>
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parse<number> =>
   (raw, name) => {
     const ms = parseDuration(raw)
-    if (ms === null || ms < min)
+    if (ms === null || ms < min || ms > max)
       throw new ConfigError(
         name,
-        `must be a duration such as 90s, 30m, 12h or 30d (at least ${formatDuration(min)})`,
+        `must be a duration such as 90s, 30m, 12h or 30d (at least ${formatDuration(min)}${
+          max < Number.MAX_SAFE_INTEGER ? `, at most ${formatDuration(max)}` : ''
+        })`,
       )
     return ms
   }
@@ -134,6 +156,64 @@ const origins: Parse<string[]> = (raw, name) => {
     }
     return url.origin
   })
+}
+
+/** An issuer is an https URL (http only for localhost development) without query or fragment. */
+const issuer: Parse<string> = (raw, name) => {
+  const s = str(2048)(raw, name)
+  let url: URL
+  try {
+    url = new URL(s)
+  } catch {
+    throw new ConfigError(name, `${s} is not a URL such as https://auth.example.com`)
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash)
+    throw new ConfigError(name, 'must be an http(s) URL without query or fragment')
+  return s.replace(/\/$/, '')
+}
+const maybeIssuer: Parse<string> = (raw, name) => (raw === '' ? '' : issuer(raw, name))
+
+const CLIENT_ID = /^[A-Za-z0-9._-]{1,64}$/
+const clients: Parse<TokenClientConfig[]> = (raw, name) => {
+  if (Array.isArray(raw)) raw = raw.join(',')
+  if (typeof raw !== 'string')
+    throw new ConfigError(name, 'must be a comma-separated list such as web,cli:dpop')
+  const list = raw
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '')
+  const seen = new Set<string>()
+  return list.map((entry) => {
+    const [id = '', flag, ...rest] = entry.split(':')
+    if (!CLIENT_ID.test(id) || id.startsWith('plyk_') || rest.length > 0)
+      throw new ConfigError(name, `${entry} must be an id (letters, digits, . _ -) or id:dpop`)
+    if (flag !== undefined && flag !== 'dpop')
+      throw new ConfigError(name, `${entry}: the only flag is :dpop`)
+    if (seen.has(id)) throw new ConfigError(name, `${id} is listed twice`)
+    seen.add(id)
+    return { id, dpop: flag === 'dpop' }
+  })
+}
+
+/** Which proxies' X-Forwarded-For entries are believed: none, the nearest N, or these addresses. */
+export type TrustProxy = false | number | string[]
+
+const trustProxy: Parse<TrustProxy> = (raw, name) => {
+  if (raw === false || raw === 'false' || raw === '0' || raw === 0) return false
+  // `true` once meant "believe the left-most entry", which any client can write: now one hop
+  if (raw === true || raw === 'true') return 1
+  if (typeof raw === 'number' || (typeof raw === 'string' && /^\d+$/.test(raw))) {
+    const n = Number(raw)
+    if (Number.isInteger(n) && n >= 1 && n <= 16) return n
+  }
+  if (typeof raw === 'string') {
+    const list = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+    if (list.length > 0 && list.every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a))) return list
+  }
+  throw new ConfigError(name, 'must be false, a hop count from 1 to 16, or proxy addresses/CIDRs')
 }
 
 interface Setting<T> {
@@ -249,7 +329,7 @@ export const SETTINGS = [
     'PARLEY_SESSION_CACHE',
     duration(0),
     '0',
-    'with Redis: serve hot sessions from memory for this long, invalidated by pub/sub (0: off; see docs)',
+    "with Redis or SQLite: serve hot sessions from memory for this long, invalidated by the store's change feed (0: off; see docs)",
   ),
   setting('web', 'PARLEY_WEB', bool, true, 'serve the sign-in pages and the /auth API'),
   setting(
@@ -288,6 +368,70 @@ export const SETTINGS = [
     'development only: a cookie without Secure or __Host- for plain http on a host other than localhost',
   ),
   setting(
+    'tokens',
+    'PARLEY_TOKENS',
+    bool,
+    true,
+    'issue access and refresh tokens (/auth/token, /oauth/*, the JWKS; see tokens.md)',
+  ),
+  setting(
+    'tokenIssuer',
+    'PARLEY_TOKEN_ISSUER',
+    maybeIssuer,
+    '',
+    'the iss of access tokens and the base of the OAuth metadata; default: http://localhost:<port>',
+  ),
+  setting('tokenAudience', 'PARLEY_TOKEN_AUDIENCE', str(256), 'parley', 'the aud of access tokens'),
+  setting(
+    'accessTokenTtl',
+    'PARLEY_ACCESS_TOKEN_TTL',
+    duration(10_000, 3_600_000),
+    '5m',
+    'lifetime of an access token (SEC-41: short; at most 1h)',
+  ),
+  setting(
+    'refreshTokenTtl',
+    'PARLEY_REFRESH_TOKEN_TTL',
+    duration(60_000),
+    '30d',
+    'lifetime of a refresh token (each use rotates it)',
+  ),
+  setting(
+    'refreshGrace',
+    'PARLEY_REFRESH_GRACE',
+    duration(0, 60_000),
+    '10s',
+    'concurrent refreshes within this window get the same new pair (SEC-44; at most 60s)',
+  ),
+  setting(
+    'tokenClients',
+    'PARLEY_TOKEN_CLIENTS',
+    clients,
+    'web',
+    'comma-separated client ids that may hold tokens; id:dpop requires DPoP-bound tokens',
+  ),
+  setting(
+    'signingAlg',
+    'PARLEY_SIGNING_ALG',
+    oneOf('EdDSA', 'ES256'),
+    'EdDSA',
+    'algorithm of new signing keys',
+  ),
+  setting(
+    'keyRotation',
+    'PARLEY_KEY_ROTATION',
+    duration(3_600_000),
+    '30d',
+    'a new signing key this often; the old one verifies until its tokens have expired',
+  ),
+  setting(
+    'dpopNonce',
+    'PARLEY_DPOP_NONCE',
+    bool,
+    false,
+    'require a server nonce in DPoP proofs at the token endpoints',
+  ),
+  setting(
     'bodyLimit',
     'PARLEY_BODY_LIMIT',
     int(1024, 1 << 20),
@@ -305,9 +449,9 @@ export const SETTINGS = [
   setting(
     'trustProxy',
     'PARLEY_TRUST_PROXY',
-    bool,
+    trustProxy,
     false,
-    'trust X-Forwarded-For from a proxy in front',
+    'proxies in front whose X-Forwarded-For to trust: false, a hop count (true = 1), or their addresses/CIDRs, comma-separated',
   ),
   setting(
     'production',
@@ -400,10 +544,20 @@ export function loadConfig(
     stepUpWindowMs: values.stepUpWindow as number,
     cookieSameSite: values.cookieSameSite as 'lax' | 'strict',
     insecureCookie: values.insecureCookie as boolean,
+    tokens: values.tokens as boolean,
+    tokenIssuer: (values.tokenIssuer as string) || null,
+    tokenAudience: values.tokenAudience as string,
+    accessTokenTtlMs: values.accessTokenTtl as number,
+    refreshTokenTtlMs: values.refreshTokenTtl as number,
+    refreshGraceMs: values.refreshGrace as number,
+    tokenClients: values.tokenClients as TokenClientConfig[],
+    signingAlg: values.signingAlg as 'EdDSA' | 'ES256',
+    keyRotationMs: values.keyRotation as number,
+    dpopNonce: values.dpopNonce as boolean,
     bodyLimit: values.bodyLimit as number,
     logLevel: values.logLevel as ServerConfig['logLevel'],
     logRequests: values.logRequests as boolean,
-    trustProxy: values.trustProxy as boolean,
+    trustProxy: values.trustProxy as TrustProxy,
     production: values.production as boolean,
     secret: (values.secret as string | null) ?? null,
   }

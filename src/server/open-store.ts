@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { UserStore } from '../auth/user-store.ts'
 import { ParleyError } from '../core/errors.ts'
 import type { SessionStore } from '../core/store.ts'
+import type { TokenStore } from '../tokens/token-store.ts'
 
 export interface OpenStoreOptions {
   store: string
@@ -57,6 +58,15 @@ export function usersOf(store: SessionStore): UserStore {
     throw new ParleyError('ERR_CONFIG_INVALID', `the ${store.kind} store has no user store`)
   }
   return users.call(store)
+}
+
+/** The token store that shares the session store's connection (every built-in store has one). */
+export function tokensOf(store: SessionStore): TokenStore {
+  const tokens = (store as SessionStore & { tokens?: () => TokenStore }).tokens
+  if (typeof tokens !== 'function') {
+    throw new ParleyError('ERR_CONFIG_INVALID', `the ${store.kind} store has no token store`)
+  }
+  return tokens.call(store)
 }
 
 /**

@@ -14,6 +14,25 @@ async function threeDevices(env: ReturnType<typeof setup>) {
 }
 
 describe('step-up and rotation', () => {
+  it('SEC-16: a password change still ends every other session when the current one ended mid-request', async () => {
+    const env = setup()
+    const { auth, sessions } = env
+    const { laptop, phone } = await threeDevices(env)
+    // an attacker holding the phone ends the laptop's session just before its change lands
+    await auth.endOwnSession(phone.session, laptop.session.id, ctx)
+    const err = await rejection(() =>
+      auth.changePassword(
+        laptop.session,
+        { currentPassword: PASSWORD, newPassword: NEW_PASSWORD },
+        ctx,
+      ),
+    )
+    expect(err.code).toBe('ERR_SESSION_ENDED')
+    const phoneNow = await sessions.get(phone.session.id)
+    expect(phoneNow).toMatchObject({ state: 'ended', endReason: 'password_changed' })
+    expect((await sessions.list(laptop.session.principal)).length).toBe(0)
+  })
+
   it('SEC-34: sensitive actions need an authentication younger than the step-up window', async () => {
     const env = setup()
     const { auth, clock } = env

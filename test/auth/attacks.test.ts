@@ -46,7 +46,7 @@ describe('brute force and credential stuffing', () => {
     const victim = await auth.signUp({ username: 'victim', password: PASSWORD }, victimCtx)
     await auth.signUp({ username: 'other', password: PASSWORD }, bystander)
     const codes: string[] = []
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 24; i++) {
       const ip = `10.0.${i}.1`
       const err = await rejection(() =>
         auth.signIn({ username: 'victim', password: `guess-${i}-guess` }, { ip }),
@@ -66,12 +66,13 @@ describe('brute force and credential stuffing', () => {
     expect(lockEvents).toEqual([
       expect.objectContaining({
         principal: victim.user.id,
-        detail: { scope: 'account', failures: 5, retryAfterSeconds: 1 },
+        detail: { scope: 'account', failures: 20, retryAfterSeconds: 1 },
       }),
     ])
     const failed = store.appended.filter((e) => e.type === 'auth.sign_in_failed')
+    // the four attempts after the lock, and the victim's own right password during it
     expect(failed.filter((e) => (e.detail as { reason: string }).reason === 'locked').length).toBe(
-      8,
+      5,
     )
     // another user still signs in meanwhile
     expect(
@@ -96,7 +97,7 @@ describe('brute force and credential stuffing', () => {
         auth.signIn({ username: 'victim', password: 'wrong one' }, { ip: `10.1.${n}.1` }),
       )
     }
-    for (let i = 0; i < 5; i++) await fail()
+    for (let i = 0; i < 20; i++) await fail() // 20 addresses, one failure each: the spread-out limit
     const waits: number[] = []
     for (let i = 0; i < 14; i++) {
       const wait = await auth.limiter.accountWaitMs('victim')
@@ -126,8 +127,11 @@ describe('brute force and credential stuffing', () => {
       )
     }
     expect(codes.filter((c) => c === 'ERR_RATE_LIMITED')).toHaveLength(10)
-    // only the first five counted against the account: its delay is still the first one
-    expect(await auth.limiter.accountWaitMs('victim')).toBe(1000)
+    // only the first five counted against the account, and only from the attacker's address:
+    // the victim, elsewhere, is not locked out
+    expect(await auth.limiter.accountWaitMs('victim', attacker.ip)).toBe(1000)
+    expect(await auth.limiter.accountWaitMs('victim', victimCtx.ip)).toBe(0)
+    await auth.signIn({ username: 'victim', password: PASSWORD }, victimCtx)
     expect(
       store.appended.filter((e) => e.type === 'auth.locked').map((e) => e.detail!.scope),
     ).toEqual(['account', 'address'])
@@ -137,9 +141,30 @@ describe('brute force and credential stuffing', () => {
     const { auth } = setup()
     for (let i = 0; i < 5; i++) {
       await rejection(() =>
-        auth.signIn({ username: 'Ghost', password: 'whatever1' }, { ip: `10.2.${i}.1` }),
+        auth.signIn({ username: 'Ghost', password: 'whatever1' }, { ip: '10.2.0.1' }),
       )
     }
-    expect(await auth.limiter.accountWaitMs('ghost')).toBe(1000)
+    expect(await auth.limiter.accountWaitMs('ghost', '10.2.0.1')).toBe(1000)
+  })
+
+  it('SEC-31: a burst of parallel guesses from one address is counted one by one: the limits hold', async () => {
+    const { auth } = setup()
+    await auth.signUp({ username: 'victim', password: PASSWORD }, victimCtx)
+    const guesses = Array.from({ length: 12 }, (_, i) =>
+      auth.signIn({ username: 'victim', password: `guess-${i}-guess` }, attacker).then(
+        () => 'OK',
+        (e: { code: string }) => e.code,
+      ),
+    )
+    const right = auth.signIn({ username: 'victim', password: PASSWORD }, attacker).then(
+      () => 'OK',
+      (e: { code: string }) => e.code,
+    )
+    const codes = await Promise.all([...guesses, right])
+    // the right password came after five failures from this address: it is refused like them
+    expect(codes.at(-1)).not.toBe('OK')
+    expect(new Set(codes)).toEqual(new Set(['ERR_SIGN_IN_FAILED']))
+    // and the victim, from another address, is not locked out
+    await auth.signIn({ username: 'victim', password: PASSWORD }, victimCtx)
   })
 })

@@ -44,13 +44,37 @@ describe('rate limiting', () => {
     expect(addressKey(null)).toBeNull()
   })
 
-  it('SEC-31: a successful sign-in clears the account counter', async () => {
+  it('SEC-31: a successful sign-in clears the account counter, from this address and overall', async () => {
     const clock = new ManualClock()
     const limiter = new RateLimiter(new MemoryUserStore(), clock)
-    for (let i = 0; i < 5; i++) await limiter.recordFailure('ada', `192.0.2.${i}`)
-    expect(await limiter.accountWaitMs('ada')).toBe(1000)
-    await limiter.clearAccount('ada')
-    expect(await limiter.accountWaitMs('ada')).toBe(0)
+    for (let i = 0; i < 5; i++) await limiter.recordFailure('ada', '192.0.2.1')
+    expect(await limiter.accountWaitMs('ada', '192.0.2.1')).toBe(1000)
+    expect(await limiter.accountWaitMs('ada', '192.0.2.2')).toBe(0) // the victim's own address
+    for (let i = 0; i < 15; i++) await limiter.recordFailure('ada', `198.51.100.${i}`)
+    expect(await limiter.accountWaitMs('ada', '192.0.2.2')).toBe(1000) // 20 overall: locked everywhere
+    await limiter.clearAccount('ada', '192.0.2.1')
+    expect(await limiter.accountWaitMs('ada', '192.0.2.1')).toBe(0)
+    expect(await limiter.accountWaitMs('ada', '192.0.2.2')).toBe(0)
+  })
+
+  it('SEC-31: parallel checks are counted one at a time per account and address, and queues are bounded', async () => {
+    const limiter = new RateLimiter(new MemoryUserStore(), new ManualClock())
+    let running = 0
+    let most = 0
+    const check = () =>
+      limiter.serialize('ada', '192.0.2.1', async () => {
+        running++
+        most = Math.max(most, running)
+        await new Promise((r) => setImmediate(r))
+        running--
+        return true
+      })
+    const results = await Promise.allSettled(Array.from({ length: 30 }, check))
+    expect(most).toBe(1)
+    const refused = results.filter((r) => r.status === 'rejected')
+    expect(refused.length).toBeGreaterThan(0)
+    for (const r of refused)
+      expect((r as PromiseRejectedResult).reason.code).toBe('ERR_RATE_LIMITED')
   })
 
   it('refuses nonsense limits', () => {

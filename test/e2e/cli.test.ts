@@ -267,8 +267,18 @@ describe('parley CLI', () => {
       [['keys', 'list'], /List API keys \(id and prefix only, never the secret\)/],
       [['keys', 'revoke'], /Revoke an API key/],
       [['keys', 'rotate'], /Create a new key with the same name and scope/],
+      [['users'], /Accounts for the sign-in pages/],
+      [['users', 'create'], /Create an account; the password is read from standard input/],
     ]
-    const results = await Promise.all(cases.map(([args]) => runCli([...args, '--help'])))
+    // Three at a time: a dozen Node processes at once on two busy cores can take longer than the
+    // timeout, which would say nothing about the CLI.
+    const results: Awaited<ReturnType<typeof runCli>>[] = []
+    for (let i = 0; i < cases.length; i += 3) {
+      const batch = cases
+        .slice(i, i + 3)
+        .map(([args]) => runCli([...args, '--help'], { timeoutMs: 30_000 }))
+      results.push(...(await Promise.all(batch)))
+    }
     cases.forEach(([args, description], i) => {
       const r = results[i]!
       expect(r.code, `parley ${args.join(' ')} --help: ${r.stderr}`).toBe(0)
@@ -492,5 +502,5 @@ describe('parley users', () => {
     const shown = await runCli(['users', 'show', 'grace', '--data-dir', dir])
     expect(shown.stdout).toMatch(/^username\s+grace$/m)
     expect(shown.stdout).not.toContain('argon2')
-  })
+  }, 90_000)
 })

@@ -43,7 +43,10 @@ export interface AdapterUnderTest {
 export const ORIGIN = 'https://app.example'
 
 /** The rule of `GET /rule`: only sessions on the pro plan. */
-export const RULE = (_principal: string, session: Session): boolean => session.data.plan === 'pro'
+export const RULE = (_principal: string, session: Session): boolean => {
+  if (session.data.plan === 'broken') throw new Error('rule crashed near password=hunter2')
+  return session.data.plan === 'pro'
+}
 
 /**
  * What `POST /sign-in` does: creates a session for `?principal=` (default alice) with
@@ -371,6 +374,13 @@ export function runAdapterContract(adapter: AdapterUnderTest): void {
       expectProblem(await call('/rule', { cookie: free }), 403, 'ERR_FORBIDDEN')
       const pro = await signInAs('?plan=pro')
       expect((await call('/rule', { cookie: pro })).status).toBe(200)
+    })
+
+    it('SEC-58: a rule that throws denies with a generic 500 ERR_INTERNAL; its message stays out of the answer', async () => {
+      const broken = await signInAs('?plan=broken')
+      const answer = await call('/rule', { cookie: broken })
+      expectProblem(answer, 500, 'ERR_INTERNAL')
+      expect(JSON.stringify(answer.body)).not.toContain('hunter2')
     })
 
     it('SEC-36: permissions come from the server-side session, never from the client', async () => {

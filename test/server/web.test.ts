@@ -264,6 +264,40 @@ describe('the /auth API', () => {
     expect(huge.status).toBe(413)
   })
 
+  it('SEC-07: signing up over a live cookie ends the session the browser held', async () => {
+    const first = await signUp()
+    const second = await call('POST', '/auth/sign-up', {
+      token: first.token,
+      body: { username: user(), password: PASSWORD },
+    })
+    expect(second.status).toBe(201)
+    const old = await call('GET', '/auth/me', { token: first.token })
+    expect(old.body).toMatchObject({ code: 'ERR_SESSION_ENDED', reason: 'rotated' })
+  })
+
+  it('SEC-53: routes that take no body refuse one', async () => {
+    const { token } = await signUp()
+    const r = await call('POST', '/auth/sessions/end-others', { token, body: { everyone: true } })
+    expect(r.status).toBe(400)
+    expect(r.body.code).toBe('ERR_VALIDATION')
+    expect((await call('POST', '/auth/sessions/end-others', { token })).status).toBe(200)
+    expect((await call('POST', '/auth/sessions/end-others', { token, body: {} })).status).toBe(200)
+  })
+  it('SEC-24: Bearer-authenticated calls need no Origin (no other site can make a browser send one)', async () => {
+    const { token } = await signUp()
+    const r = await call('POST', '/auth/sessions/end-others', {
+      origin: null,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(r.status).toBe(200)
+    const out = await call('POST', '/auth/sign-out', {
+      origin: null,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(out.status).toBe(204)
+    expect((await call('GET', '/auth/me', { token })).status).toBe(401)
+  })
+
   it('SEC-31: one address failing sign-ins across many accounts is throttled with 429 and Retry-After (run last: it blocks this address)', async () => {
     let limited: Call | null = null
     for (let i = 0; i < 60 && limited === null; i++) {
@@ -330,8 +364,9 @@ describe('attack scenario 4 (credential stuffing) over HTTP, behind a trusted pr
       codes.slice(codes.indexOf('ERR_RATE_LIMITED')).map(() => 'ERR_RATE_LIMITED'),
     )
 
-    // one account, many addresses: the same answer as a wrong password, even for the right one
-    for (let i = 0; i < 12; i++) {
+    // one account, many addresses: after 20 failures overall, the same answer as a wrong
+    // password, even for the right one
+    for (let i = 0; i < 24; i++) {
       const r = await post(
         '/auth/sign-in',
         { username: 'victim', password: `guess-${i}-abcd` },
@@ -370,5 +405,19 @@ describe('attack scenario 4 (credential stuffing) over HTTP, behind a trusted pr
       '192.0.2.201',
     )
     expect(later.status).toBe(200)
+  })
+
+  it('SEC-31: a client cannot escape the address limit by writing its own X-Forwarded-For entries', async () => {
+    const codes: string[] = []
+    for (let i = 0; i < 30; i++) {
+      // the proxy appends the real address; the left-most entries are whatever the client sent
+      const r = await post(
+        '/auth/sign-in',
+        { username: `spoof${i}`, password: 'guess-1234' },
+        `10.9.${i}.1, 203.0.113.77`,
+      )
+      codes.push(((await r.json()) as { code: string }).code)
+    }
+    expect(codes).toContain('ERR_RATE_LIMITED')
   })
 })

@@ -424,6 +424,65 @@ export function runStoreContract(options: StoreContractOptions): void {
       expect((await store.get(live.session.id))!.state).toBe('active')
     })
 
+    it('endedSince lists every end (end, endByPrincipal, sweep) with its endedAt, oldest first, ties by id', async () => {
+      const t0 = clock.now()
+      const a = await sessions.create({ principal: 'ned' })
+      const b = await sessions.create({ principal: 'ned' })
+      const c = await sessions.create({ principal: 'ned' })
+      const short = await sessions.create({
+        principal: 'oz',
+        idleTimeoutMs: 10 * MIN,
+        absoluteTimeoutMs: 10 * MIN,
+      })
+      const live = await sessions.create({ principal: 'pia' })
+      expect(await store.endedSince(0, 100)).toStrictEqual([])
+      clock.advance(1000)
+      await sessions.end(a.session.id, 'logout')
+      clock.advance(1000)
+      await sessions.endByPrincipal('ned', 'revoked_all')
+      clock.advance(20 * MIN)
+      expect(await store.sweep(clock.now(), 100)).toHaveLength(1)
+      const tied = [b.session.id, c.session.id].sort().map((id) => ({ id, endedAt: t0 + 2000 }))
+      const all = [
+        { id: a.session.id, endedAt: t0 + 1000 },
+        ...tied,
+        { id: short.session.id, endedAt: t0 + 10 * MIN },
+      ]
+      expect(await store.endedSince(0, 100)).toStrictEqual(all)
+      expect(await store.endedSince(t0 + 1000, 100)).toStrictEqual(all)
+      expect(await store.endedSince(t0 + 1001, 100)).toStrictEqual(all.slice(1))
+      expect(await store.endedSince(t0 + 2000, 100)).toStrictEqual(all.slice(1))
+      expect(await store.endedSince(t0 + 2001, 100)).toStrictEqual(all.slice(3))
+      expect(await store.endedSince(t0 + 10 * MIN + 1, 100)).toStrictEqual([])
+      expect(await store.endedSince(0, 2)).toStrictEqual(all.slice(0, 2))
+      expect(await store.endedSince(t0 + 2000, 1)).toStrictEqual(all.slice(1, 2))
+      expect(await store.endedSince(0, 0)).toStrictEqual([])
+      const ids = (await store.endedSince(0, 100)).map((e) => e.id)
+      expect(ids).not.toContain(live.session.id)
+      expect((await store.get(live.session.id))!.state).toBe('active')
+    })
+
+    it('endedSince never lists active sessions, and forgets purged ones', async () => {
+      const t0 = clock.now()
+      const old = await sessions.create({ principal: 'quinn' })
+      const recent = await sessions.create({ principal: 'quinn' })
+      await sessions.create({ principal: 'quinn' })
+      clock.advance(MIN)
+      await sessions.end(old.session.id, 'logout')
+      clock.advance(MIN)
+      await sessions.end(recent.session.id, 'revoked')
+      expect(await store.endedSince(t0, 100)).toStrictEqual([
+        { id: old.session.id, endedAt: t0 + MIN },
+        { id: recent.session.id, endedAt: t0 + 2 * MIN },
+      ])
+      expect(await store.purge(t0 + MIN + 1, 100)).toBe(1)
+      expect(await store.endedSince(t0, 100)).toStrictEqual([
+        { id: recent.session.id, endedAt: t0 + 2 * MIN },
+      ])
+      expect(await store.purge(t0 + 3 * MIN, 100)).toBe(1)
+      expect(await store.endedSince(0, 100)).toStrictEqual([])
+    })
+
     it('SEC-57: records an audit trail by session and by principal, oldest first, without secrets', async () => {
       const { session, token } = await sessions.create({
         principal: 'max',

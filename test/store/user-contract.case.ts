@@ -365,6 +365,18 @@ export function runUserStoreContract(options: UserStoreContractOptions): void {
       })
     })
 
+    it('SEC-31: purgeFailures drops the counters whose window ended, and only those', async () => {
+      await users.recordFailure('old', T0, WINDOW)
+      await users.recordFailure('new', T0 + WINDOW / 2, WINDOW)
+      const purged = await users.purgeFailures(T0 + WINDOW)
+      if (users.kind !== 'redis') {
+        // (Redis counters expire by themselves, on Redis's own clock)
+        expect(purged).toBe(1)
+        expect(await users.getFailures('old', T0 + WINDOW - 1, WINDOW * 10)).toBeNull()
+      }
+      expect(await users.getFailures('new', T0 + WINDOW, WINDOW)).toMatchObject({ count: 1 })
+    })
+
     it('getFailures is null when there are none or the window has passed; clearFailures removes them', async () => {
       expect(await users.getFailures('ip:203.0.113.9', T0, WINDOW)).toBeNull()
       await users.recordFailure('ip:203.0.113.9', T0, WINDOW)

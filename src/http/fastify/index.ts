@@ -53,6 +53,7 @@ const fastifyAccess: RequestAccess<FastifyRequest> = Object.freeze({
   header,
   encrypted: (request: FastifyRequest) =>
     (request.raw.socket as TLSSocket | null)?.encrypted === true,
+  url: (request: FastifyRequest) => request.url,
 })
 
 function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {

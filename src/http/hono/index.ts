@@ -44,6 +44,7 @@ const honoAccess: RequestAccess<Context> = Object.freeze({
   method: (c: Context) => c.req.method,
   header,
   encrypted: (c: Context) => c.req.url.startsWith('https:'),
+  url: (c: Context) => c.req.url,
 })
 
 function problemResponse(c: Context, problem: Problem): Response {

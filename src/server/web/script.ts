@@ -82,8 +82,9 @@ async function sensitive(call) {
   }
   return r;
 }
+const SIGNED_OUT = ['ERR_UNAUTHENTICATED', 'ERR_SESSION_ENDED', 'ERR_SESSION_INVALID'];
 function signedOut(r) {
-  if (r.status === 401 && r.data.code !== 'ERR_REAUTH_REQUIRED') { location.assign('/sign-in'); return true; }
+  if (r.status === 401 && SIGNED_OUT.includes(r.data.code)) { location.assign('/sign-in'); return true; }
   return false;
 }
 function cell(tr, text, cls) { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.append(td); return td; }

@@ -258,5 +258,5 @@ export class MemoryStore implements SessionStore {
     this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
   }
 }
-export { MemoryUserStore } from './users.ts'
 export { MemoryTokenStore } from './tokens.ts'
+export { MemoryUserStore } from './users.ts'

@@ -33,7 +33,10 @@ export class MemoryTokenStore implements TokenStore {
     return this.#keys.map(copyKey)
   }
 
-  async addSigningKey(record: SigningKeyRecord, expectedNewestKid: string | null): Promise<boolean> {
+  async addSigningKey(
+    record: SigningKeyRecord,
+    expectedNewestKid: string | null,
+  ): Promise<boolean> {
     const newest = this.#keys[0]?.kid ?? null
     if (newest !== expectedNewestKid || this.#keys.some((k) => k.kid === record.kid)) return false
     this.#keys.unshift(copyKey(record))

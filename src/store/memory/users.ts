@@ -32,7 +32,7 @@ export class MemoryUserStore implements UserStore {
   readonly kind = 'memory'
   #users = new Map<string, UserRecord>()
   #byName = new Map<string, string>()
-  #failures = new Map<string, FailureCount>()
+  #failures = new Map<string, FailureCount & { windowEndsAt: number }>()
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -87,10 +87,10 @@ export class MemoryUserStore implements UserStore {
     const current = this.#failures.get(key)
     const next =
       current === undefined || at >= current.firstAt + windowMs
-        ? { count: 1, firstAt: at, lastAt: at }
-        : { count: current.count + 1, firstAt: current.firstAt, lastAt: at }
+        ? { count: 1, firstAt: at, lastAt: at, windowEndsAt: at + windowMs }
+        : { ...current, count: current.count + 1, lastAt: at }
     this.#failures.set(key, next)
-    return { ...next }
+    return { count: next.count, firstAt: next.firstAt, lastAt: next.lastAt }
   }
 
   async getFailures(key: string, at: number, windowMs: number): Promise<FailureCount | null> {
@@ -100,11 +100,22 @@ export class MemoryUserStore implements UserStore {
       this.#failures.delete(key)
       return null
     }
-    return { ...current }
+    return { count: current.count, firstAt: current.firstAt, lastAt: current.lastAt }
   }
 
   async clearFailures(key: string): Promise<void> {
     this.#failures.delete(key)
+  }
+
+  async purgeFailures(now: number): Promise<number> {
+    let n = 0
+    for (const [key, f] of this.#failures) {
+      if (f.windowEndsAt <= now) {
+        this.#failures.delete(key)
+        n++
+      }
+    }
+    return n
   }
 }
 

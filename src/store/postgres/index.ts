@@ -37,9 +37,11 @@ import {
 import { configError, createPool, type Query, runQuery, runTransaction } from './connection.ts'
 import { migrate } from './migrations.ts'
 import { isValidSchemaName, type Statements, statements } from './sql.ts'
+import { PostgresTokenStore } from './tokens.ts'
 import { PostgresUserStore } from './users.ts'
 
-export { MIGRATIONS, SCHEMA_VERSION, USER_MIGRATIONS } from './migrations.ts'
+export { MIGRATIONS, SCHEMA_VERSION, TOKEN_MIGRATIONS, USER_MIGRATIONS } from './migrations.ts'
+export { PostgresTokenStore, type PostgresTokenStoreOptions } from './tokens.ts'
 export { PostgresUserStore, type PostgresUserStoreOptions } from './users.ts'
 
 export interface PostgresStoreOptions {
@@ -101,6 +103,7 @@ export class PostgresStore implements SessionStore {
   readonly #sql: Statements
   #closed = false
   #users: PostgresUserStore | undefined
+  #tokens: PostgresTokenStore | undefined
   /** An idle client whose connection drops is removed by the pool; the next query reconnects. */
   readonly #onPoolError = (_err: Error): void => {}
 
@@ -139,6 +142,15 @@ export class PostgresStore implements SessionStore {
   users(): PostgresUserStore {
     this.#users ??= new PostgresUserStore({ pool: this.#pool, schema: this.schema })
     return this.#users
+  }
+
+  /**
+   * The token store in this store's schema, on its pool (one instance per store). Its `init()`
+   * applies the token tables' migrations; its `close()` leaves the pool open.
+   */
+  tokens(): PostgresTokenStore {
+    this.#tokens ??= new PostgresTokenStore({ pool: this.#pool, schema: this.schema })
+    return this.#tokens
   }
 
   /** Ends the pool the store created; a pool passed in is left open for its owner. */
@@ -317,6 +329,14 @@ export class PostgresStore implements SessionStore {
     if (n === 0) return 0
     const result = await this.#query(this.#sql.purge, [endedBefore, n])
     return Number(result.rows[0]?.n ?? 0)
+  }
+
+  /** Sessions ended at or after `since`, oldest first (ties by id), at most `limit`. */
+  async endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]> {
+    const n = limit === Infinity ? INT32_MAX : clampLimit(limit)
+    if (n === 0) return []
+    const result = await this.#query(this.#sql.endedSince, [since, n])
+    return result.rows.map((row) => ({ id: row.id as string, endedAt: toInt(row.ended_at) }))
   }
 
   /** Records an audit event. */

@@ -102,6 +102,52 @@ export const USER_MIGRATIONS: readonly Migration[] = [
   },
 ]
 
+/**
+ * The token store's steps: `PostgresTokenStore.init()` applies them, the session store never does.
+ * Same sequence and schema_migrations table as the lists above. `seq` orders signing keys of equal
+ * created_at by insertion; successorAccess is three columns, all null or all set.
+ */
+export const TOKEN_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 3,
+    name: 'signing keys, refresh tokens and single-use values',
+    up: (q) => [
+      `CREATE TABLE ${q}.signing_keys (
+        kid text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        alg text NOT NULL,
+        public_jwk jsonb NOT NULL,
+        private_key_enc text NOT NULL,
+        created_at bigint NOT NULL,
+        retires_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      )`,
+      `CREATE INDEX signing_keys_created ON ${q}.signing_keys (created_at DESC, seq DESC)`,
+      `CREATE TABLE ${q}.refresh_tokens (
+        id text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        session_id text NOT NULL,
+        client_id text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        rotated_at bigint,
+        successor_id text,
+        successor_jti text,
+        successor_iat bigint,
+        successor_exp bigint,
+        jkt text
+      )`,
+      `CREATE INDEX refresh_tokens_expires ON ${q}.refresh_tokens (expires_at)`,
+      `CREATE INDEX refresh_tokens_session ON ${q}.refresh_tokens (session_id)`,
+      `CREATE TABLE ${q}.single_use (
+        key_hash text PRIMARY KEY,
+        expires_at bigint NOT NULL
+      )`,
+      `CREATE INDEX single_use_expires ON ${q}.single_use (expires_at)`,
+    ],
+  },
+]
+
 /** The newest schema version of the session store (MIGRATIONS). */
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

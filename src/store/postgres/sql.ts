@@ -211,6 +211,14 @@ gone AS (
 )
 SELECT count(*)::integer AS n FROM gone`,
 
+    /**
+     * $1 since, $2 limit. Walks the partial index on ended_at; ties in id order, compared as bytes
+     * (COLLATE "C") so that every store orders them alike.
+     */
+    endedSince: `SELECT id, ended_at FROM ${q}.sessions
+ WHERE state = 'ended' AND ended_at >= $1::bigint
+ ORDER BY ended_at, id COLLATE "C" LIMIT $2::integer`,
+
     /** EVENT_COLUMNS as $1..$9. */
     appendEvent: `INSERT INTO ${q}.events (${eventCols}) VALUES (${params(EVENT_TYPES, 1)})`,
 

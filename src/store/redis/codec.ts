@@ -85,6 +85,24 @@ export function pairs(reply: unknown): Record<string, string> {
   return out
 }
 
+/**
+ * A WITHSCORES reply as [member, score] pairs: a flat [member, score, ...] array over RESP2, an
+ * array of [member, score] pairs over RESP3.
+ */
+export function decodeScored(reply: unknown): [string, number][] {
+  if (!Array.isArray(reply)) throw malformed()
+  const flat = reply.every((item) => !Array.isArray(item)) ? reply : reply.flat()
+  if (flat.length % 2 !== 0) throw malformed()
+  const out: [string, number][] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    const member = flat[i]
+    const score = Number(flat[i + 1])
+    if (typeof member !== 'string' || !Number.isFinite(score)) throw malformed()
+    out.push([member, score])
+  }
+  return out
+}
+
 /** A hash reply: a flat array from Lua, an object from HGETALL over RESP3, or a Map. */
 export function hash(reply: unknown): Record<string, string> {
   if (Array.isArray(reply)) return pairs(reply)

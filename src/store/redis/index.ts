@@ -43,6 +43,7 @@ import { type SubscriberLike, watchChanges } from './changes.ts'
 import {
   decodeApiKey,
   decodeEventsNewestFirst,
+  decodeScored,
   decodeSession,
   decodeSessions,
   encodeApiKey,
@@ -70,9 +71,11 @@ import {
   TOUCH,
   UPDATE,
 } from './scripts.ts'
+import { RedisTokenStore } from './tokens.ts'
 import { RedisUserStore } from './users.ts'
 
 export type { RedisClientLike } from './connection.ts'
+export { type RedisTokenConnection, RedisTokenStore, TOKEN_EXPIRY_MARGIN_MS } from './tokens.ts'
 export { type RedisUserConnection, RedisUserStore } from './users.ts'
 
 export interface RedisStoreOptions {
@@ -140,6 +143,7 @@ export class RedisStore implements SessionStore {
   readonly #replicaWaitMs: number
   readonly #ttl: string
   #users: RedisUserStore | undefined
+  #tokens: RedisTokenStore | undefined
   readonly #onError = (_err: Error): void => {
     // Connection errors are reported to callers as ERR_STORE_UNAVAILABLE; the client reconnects.
   }
@@ -200,6 +204,19 @@ export class RedisStore implements SessionStore {
       send: (args) => this.#send(args),
     })
     return this.#users
+  }
+
+  /**
+   * The token store under this store's prefix, on its client (one instance per store). Its `init()`
+   * opens this store when needed; its `close()` leaves the connection open.
+   */
+  tokens(): RedisTokenStore {
+    this.#tokens ??= new RedisTokenStore({
+      prefix: this.prefix,
+      open: () => this.init(),
+      send: (args) => this.#send(args),
+    })
+    return this.#tokens
   }
 
   /** Closes the client if the store made it; an existing client is left to its owner. */
@@ -377,6 +394,30 @@ export class RedisStore implements SessionStore {
     const batch = toBatch(limit)
     if (batch <= 0) return 0
     return Number(await this.#eval(PURGE, [num(endedBefore), num(batch)]))
+  }
+
+  /**
+   * Sessions ended at or after `since`, oldest first, at most `limit`: one ZRANGE BYSCORE on the
+   * `ended` index. Members of equal score come in byte order, which is id order.
+   */
+  async endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]> {
+    const batch = toBatch(limit)
+    if (batch <= 0 || Number.isNaN(since)) return []
+    const min = Number.isFinite(since) ? num(since) : since < 0 ? '-inf' : '+inf'
+    const reply = await this.#call(() =>
+      this.#send([
+        'ZRANGE',
+        `${this.prefix}ended`,
+        min,
+        '+inf',
+        'BYSCORE',
+        'LIMIT',
+        '0',
+        num(batch),
+        'WITHSCORES',
+      ]),
+    )
+    return decodeScored(reply).map(([id, endedAt]) => ({ id, endedAt }))
   }
 
   /** Records an event in the streams of its session and its principal. */

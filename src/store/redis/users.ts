@@ -143,7 +143,7 @@ return 1
 /**
  * ARGV: 2 failure key hash, 3 at, 4 windowMs. Counts one failure, starting a new window when the
  * current one has passed, and sets the key to expire at the window's end (measured from `at`, the
- * caller's clock). Returns {count, firstAt, lastAt}.
+ * caller's clock), plus a minute. Returns {count, firstAt, lastAt}.
  */
 const RECORD_FAILURE = script(
   'record_failure',
@@ -157,12 +157,10 @@ if f[1] and f[2] and at < tonumber(f[2]) + win then
   first = f[2]
 end
 redis.call('HSET', k, 'count', string.format('%d', count), 'firstAt', first, 'lastAt', ARGV[3])
-local ttl = math.ceil(tonumber(first) + win - at)
-if ttl > 0 then
-  redis.call('PEXPIRE', k, string.format('%d', ttl))
-else
-  redis.call('DEL', k)
-end
+-- expire a minute after the window ends (by the caller's clock): the window itself is checked on
+-- every read, so the margin only keeps a counter from vanishing between two calls near its end
+local ttl = math.ceil(tonumber(first) + win - at) + 60000
+redis.call('PEXPIRE', k, string.format('%d', ttl))
 return {string.format('%d', count), first, ARGV[3]}
 `,
 )
@@ -384,6 +382,11 @@ export class RedisUserStore implements UserStore {
     if (reply[0] == null || reply[1] == null || reply[2] == null) return null
     const failures = decodeFailure(reply[0], reply[1], reply[2])
     return at >= failures.firstAt + windowMs ? null : failures
+  }
+
+  /** Nothing to do: each counter key expires by itself at the end of its window. */
+  async purgeFailures(_now: number): Promise<number> {
+    return 0
   }
 
   async clearFailures(key: string): Promise<void> {

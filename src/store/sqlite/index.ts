@@ -5,6 +5,7 @@
 import { chmodSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import type { StoreChange } from '../../core/cache.ts'
 import { ParleyError, storeUnavailable } from '../../core/errors.ts'
 import {
   type ActionContext,
@@ -32,8 +33,10 @@ import {
 } from '../../core/store.ts'
 import { arrayToRecord, COLUMNS, type Row, toApiKey, toEvent, toRecord, wrap } from './codec.ts'
 import { MIGRATIONS } from './migrations.ts'
+import { SqliteTokenStore } from './tokens.ts'
 import { SqliteUserStore } from './users.ts'
 
+export { type SqliteTokenConnection, SqliteTokenStore } from './tokens.ts'
 export { type SqliteUserConnection, SqliteUserStore } from './users.ts'
 
 export interface SqliteStoreOptions {
@@ -46,6 +49,11 @@ export interface SqliteStoreOptions {
    * loss, at the cost of an fsync per commit.
    */
   synchronous?: 'NORMAL' | 'FULL'
+  /**
+   * How often `watch` reads the audit log for sessions that other processes ended or changed:
+   * the bound on how long a cached session can outlive its end elsewhere. Default 250 ms.
+   */
+  watchIntervalMs?: number
 }
 
 /**
@@ -64,12 +72,14 @@ export class SqliteStore implements SessionStore {
   #stmts = new Map<string, StatementSync>()
   #getStmt: StatementSync | null = null
   #users: SqliteUserStore | undefined
+  #tokens: SqliteTokenStore | undefined
 
   constructor(options: SqliteStoreOptions = {}) {
     this.#options = {
       path: './data/parley.db',
       busyTimeoutMs: 5000,
       synchronous: 'NORMAL',
+      watchIntervalMs: 250,
       ...options,
     }
     this.path = this.#options.path
@@ -118,6 +128,18 @@ export class SqliteStore implements SessionStore {
       database: () => this.#database(),
     })
     return this.#users
+  }
+
+  /**
+   * The token store in this database file, on this store's connection (one instance per store).
+   * Its `init()` opens this store when needed; its `close()` leaves the connection open.
+   */
+  tokens(): SqliteTokenStore {
+    this.#tokens ??= new SqliteTokenStore({
+      open: () => this.init(),
+      database: () => this.#database(),
+    })
+    return this.#tokens
   }
 
   async close(): Promise<void> {
@@ -322,6 +344,70 @@ export class SqliteStore implements SessionStore {
         return ids.length
       }),
     )
+  }
+
+  /** Walks the `sessions_ended` index from `since`; ties in id order. */
+  async endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]> {
+    // SQLite reads LIMIT -1 as no limit: only +Infinity may ask for that.
+    const n = limit === Infinity ? -1 : Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : 0
+    if (n === 0) return []
+    return this.#run(() =>
+      (
+        this.#q(
+          `SELECT id, ended_at FROM sessions WHERE state = 'ended' AND ended_at >= ? ORDER BY ended_at, id LIMIT ?`,
+        ).all(since, n) as Row[]
+      ).map((row) => ({ id: row.id as string, endedAt: Number(row.ended_at) })),
+    )
+  }
+
+  /**
+   * The change feed for the session cache: every end and update is an event in the audit log (written
+   * in the same transaction), so reading the log past a cursor every `watchIntervalMs` tells this
+   * process what any process sharing the file changed. A failed read reports the link down (the
+   * cache then stands aside) until a read succeeds again.
+   */
+  async watch(listener: (change: StoreChange) => void): Promise<() => Promise<void>> {
+    const latest = () =>
+      Number((this.#q('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id)
+    let cursor = this.#run(latest)
+    let up = true
+    listener({ type: 'link', up: true })
+    const read = () =>
+      this.#q(
+        "SELECT id, session_id, type FROM events WHERE id > ? AND type IN ('session.ended', 'session.updated') ORDER BY id LIMIT 1000",
+      ).all(cursor) as { id: number; session_id: string | null; type: string }[]
+    const tick = () => {
+      try {
+        for (;;) {
+          const rows = this.#run(read)
+          for (const row of rows) {
+            cursor = Number(row.id)
+            listener(
+              row.session_id === null
+                ? { type: 'flush' }
+                : { type: 'invalidate', id: row.session_id },
+            )
+          }
+          if (rows.length < 1000) break
+        }
+        if (!up) {
+          up = true
+          listener({ type: 'link', up: true })
+        }
+      } catch {
+        if (up) {
+          up = false
+          listener({ type: 'link', up: false })
+        }
+      }
+    }
+    const timer = setInterval(tick, this.#options.watchIntervalMs)
+    timer.unref()
+    return async () => {
+      clearInterval(timer)
+      if (up) listener({ type: 'link', up: false })
+      up = false
+    }
   }
 
   async appendEvent(event: AuditEventInput): Promise<void> {

@@ -89,3 +89,47 @@ CREATE INDEX auth_failures_window_end ON auth_failures (window_ends_at);
 `,
   },
 ]
+
+/**
+ * The token store's steps: `SqliteTokenStore.init()` applies them, the session store never does.
+ * Same sequence and schema_migrations table as the lists above. Signing keys tie on createdAt by
+ * rowid (insertion order); successorAccess is three columns, all null or all set.
+ */
+export const TOKEN_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 3,
+    sql: `
+CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  alg TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,
+  private_key_enc TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  retires_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX signing_keys_created ON signing_keys (created_at);
+CREATE TABLE refresh_tokens (
+  id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  rotated_at INTEGER,
+  successor_id TEXT,
+  successor_jti TEXT,
+  successor_iat INTEGER,
+  successor_exp INTEGER,
+  jkt TEXT
+) STRICT;
+CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+CREATE TABLE single_use (
+  key_hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX single_use_expires ON single_use (expires_at);
+`,
+  },
+]
