@@ -13,6 +13,7 @@ import type { CookieOptions } from '../../http/cookies.ts'
 import { readSessionToken } from '../../http/cookies.ts'
 import { checkOrigin } from '../../http/csrf.ts'
 import { clearSessionCookie, parleyFastify, setSessionCookie } from '../../http/fastify/index.ts'
+import { registerClientAssets } from './client-assets.ts'
 import { ACCOUNT_PAGE, SIGN_IN_PAGE, SIGN_UP_PAGE } from './pages.ts'
 import { APP_JS } from './script.ts'
 import { STYLE_CSS } from './style.ts'
@@ -31,6 +32,15 @@ export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 const text = { type: 'string', minLength: 1, maxLength: 256 } as const
+/** Routes that take no body accept none (SEC-53): absent, or an empty JSON object. */
+async function refuseBody(request: FastifyRequest): Promise<void> {
+  const body = request.body as unknown
+  if (body === undefined || body === null) return
+  if (typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length > 0) {
+    throw new ParleyError('ERR_VALIDATION', 'this request takes no body')
+  }
+}
+const noBody = { preValidation: refuseBody }
 const code = { type: 'string', minLength: 1, maxLength: 16 } as const
 /** Recovery codes are 30 characters in groups of five, typed with or without dashes and spaces. */
 const recoveryCode = { type: 'string', minLength: 1, maxLength: 64 } as const
@@ -92,7 +102,13 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
       reply.header('x-frame-options', 'DENY')
       // Sign-in and sign-up carry no cookie yet, so the adapter's check does not see them; a session
       // must never be minted by a request another site can make (login CSRF, SEC-08, SEC-24).
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
+      // A request with an Authorization header is exempt: no other site can make a browser send
+      // one (a cross-origin fetch with it needs CORS, which Parley never grants, SEC-27).
+      if (
+        request.method !== 'GET' &&
+        request.method !== 'HEAD' &&
+        request.headers.authorization === undefined
+      ) {
         checkOrigin(request.method, request.headers, options.origins)
       }
       void reply
@@ -115,6 +131,7 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
     scope.get('/assets/app.css', async (_r, reply) =>
       reply.type('text/css; charset=utf-8').send(STYLE_CSS),
     )
+    registerClientAssets(scope) // parley/client as JavaScript, for pages of this origin
 
     scope.post(
       '/auth/sign-up',
@@ -123,7 +140,9 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
       },
       async (request, reply) => {
         const body = request.body as { username: string; password: string }
-        const result = await auth.signUp(body, clientOf(request))
+        // a session the browser held before is ended (fixation defence, SEC-07)
+        const replaces = readSessionToken(request.headers.cookie, options.cookie) ?? undefined
+        const result = await auth.signUp({ ...body, replaces }, clientOf(request))
         setCookie(reply, result.token)
         return reply.code(201).send({ user: result.user })
       },
@@ -153,7 +172,7 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
         return { user: result.user }
       },
     )
-    scope.post('/auth/sign-out', async (request, reply) => {
+    scope.post('/auth/sign-out', noBody, async (request, reply) => {
       const session = request.parley?.session
       if (session) await auth.signOut(session.id, clientOf(request))
       clearSessionCookie(reply, options.cookie)
@@ -190,7 +209,7 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
         return reply.code(204).send()
       },
     )
-    scope.post('/auth/sessions/end-others', guard, async (request) => {
+    scope.post('/auth/sessions/end-others', { ...guard, ...noBody }, async (request) => {
       const ended = await auth.endOtherSessions(sessionOf(request), clientOf(request))
       return { ended }
     })
@@ -222,7 +241,9 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
         return { session: publicSession(result.session, result.session.id) }
       },
     )
-    scope.post('/auth/totp/begin', guard, async (request) => auth.beginTotp(sessionOf(request)))
+    scope.post('/auth/totp/begin', { ...guard, ...noBody }, async (request) =>
+      auth.beginTotp(sessionOf(request)),
+    )
     scope.post(
       '/auth/totp/confirm',
       { ...guard, schema: { body: bodySchema(['code'], { code }) } },
@@ -243,7 +264,7 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
         return { ok: true }
       },
     )
-    scope.post('/auth/recovery-codes', guard, async (request) => ({
+    scope.post('/auth/recovery-codes', { ...guard, ...noBody }, async (request) => ({
       recoveryCodes: await auth.regenerateRecoveryCodes(sessionOf(request), clientOf(request)),
     }))
   })
