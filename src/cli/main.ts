@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-/** @module The `parley` command: serve, sessions, audit, keys, users. */
+/** @module The `parley` command: serve, sessions, audit, keys, users, token. */
 import { Command, CommanderError } from 'commander'
 import { isParleyError } from '../core/errors.ts'
 import { ConfigError } from '../server/config.ts'
 import { registerAdminCommands } from './admin.ts'
 import { registerServe } from './serve.ts'
+import { registerTokenCommands } from './token.ts'
 import { registerUserCommands } from './users.ts'
 
 // node:sqlite announces itself as experimental on every start; the embedded store is tested here.
@@ -27,6 +28,7 @@ const program = new Command()
 registerServe(program)
 registerAdminCommands(program)
 registerUserCommands(program)
+registerTokenCommands(program)
 
 try {
   await program.parseAsync(process.argv)
