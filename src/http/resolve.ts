@@ -221,7 +221,12 @@ export class ParleyHttp<Req> {
   }
 
   /** The absolute URL the request was addressed to, as a DPoP proof's `htu` names it. */
-  #requestUrl(req: Req): string {
+  /**
+   * The URLs a DPoP proof's `htu` may name: the request's path under each configured origin. Never
+   * built from the Host header or X-Forwarded-* (the client writes those): a proof made for another
+   * server must not pass here (SEC-46).
+   */
+  #requestUrl(req: Req): string[] {
     const access = this.#access
     const raw = req as { originalUrl?: unknown; url?: unknown }
     const target =
@@ -231,13 +236,15 @@ export class ParleyHttp<Req> {
         : typeof raw.url === 'string'
           ? raw.url
           : '/')
-    if (!target.startsWith('/')) return target
-    let https = access.encrypted(req)
-    if (!https && this.trustProxy) {
-      const proto = access.header(req, 'x-forwarded-proto')
-      https = proto !== undefined && forwardedHttps(proto)
+    let path = target
+    if (!target.startsWith('/')) {
+      try {
+        path = new URL(target).pathname
+      } catch {
+        path = '/'
+      }
     }
-    return `${https ? 'https' : 'http'}://${access.header(req, 'host') ?? 'localhost'}${target}`
+    return [...this.origins].map((origin) => `${origin}${path}`)
   }
 
   /** The guard of `requireSession`: null when the request has a session, else the error to answer. */

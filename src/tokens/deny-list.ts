@@ -15,6 +15,8 @@ import type { EndReason } from '../core/session.ts'
 import { checkMs, TOKEN_DEFAULTS } from './defaults.ts'
 import { SingleFlight, storeCall } from './flight.ts'
 
+/** The widest page read when many sessions ended in the same millisecond. */
+const MAX_PAGE = 1 << 20
 /** The part of a SessionStore the deny list reads: every SessionStore is one. */
 export interface EndedFeed {
   endedSince(since: number, limit: number): Promise<{ id: string; endedAt: number }[]>
@@ -208,17 +210,27 @@ export class DenyList {
     this.#lastAttempt = started
     let since = this.#cursor === null ? started - this.retainMs : this.#cursor - this.overlapMs
     let newest = this.#cursor ?? since
+    let limit = this.pageLimit
     for (;;) {
       const from = since
-      const rows = await storeCall(() => source.endedSince(from, this.pageLimit))
+      const size = limit
+      const rows = await storeCall(() => source.endedSince(from, size))
       for (const r of rows) {
         this.#note(r.id, r.endedAt, null)
         if (r.endedAt > newest) newest = r.endedAt
       }
       const last = rows.at(-1)
-      // A full page moves on from its last end; a page of one instant cannot, and stops there.
-      if (rows.length < this.pageLimit || last === undefined || last.endedAt <= since) break
-      since = last.endedAt
+      if (rows.length < size || last === undefined) break
+      if (last.endedAt > since) {
+        // a full page moves on from its last end (rows of that instant are read again: harmless)
+        since = last.endedAt
+        limit = this.pageLimit
+      } else {
+        // a full page of one instant (an end-all ends thousands at once): read it again, wider,
+        // until it is drained, so no session of that instant is left out
+        if (size >= MAX_PAGE) break
+        limit = Math.min(MAX_PAGE, size * 4)
+      }
     }
     this.#cursor = newest
     this.#lastSyncAt = started

@@ -57,6 +57,8 @@ export class TokenService {
   readonly options: Readonly<ResolvedTokenOptions>
   readonly keyRing: KeyRing
   readonly denyList: DenyList
+  /** Where failures that must not fail a request go (a lost audit line after a saved rotation). */
+  readonly #onError: (err: unknown) => void
   readonly #sessions: Sessions
   readonly #tokens: TokenStore
   readonly #clock: Clock
@@ -83,6 +85,7 @@ export class TokenService {
       clockSkewMs,
       audit: (event) => storeCall(() => store.appendEvent(event)),
     })
+    this.#onError = options.denyList?.onError ?? (() => {})
     this.denyList = new DenyList({
       ...options.denyList,
       source: store,
@@ -201,17 +204,32 @@ export class TokenService {
       session.absoluteExpiresAt,
     )
     const access = { jti: newId(), ...accessTimes(now, accessTtlMs, session) }
+    // The pair is signed before the rotation is saved: once it is saved, nothing may fail any more,
+    // or a client told "503" would retry with its old token after the grace window and be taken
+    // for a thief (refresh_reuse).
+    const planned = {
+      ...record,
+      rotatedAt: now,
+      successorId: successor.id,
+      successorAccess: access,
+    }
+    const pair = await this.#successorPair(session, planned, secret, now)
     const result = await storeCall(() =>
       this.#tokens.rotateRefresh(record.id, successor, access, now),
     )
     if (result.status === 'missing') throw refreshInvalid()
     if (result.status === 'already') return this.#presentedAgain(result.record, secret, ctx)
-    const pair = await this.#successorPair(session, result.record, secret, now)
-    await this.#audit('token.refreshed', session, ctx, client.id, {
-      refreshId: record.id,
-      successorId: successor.id,
-      jti: access.jti,
-    })
+    try {
+      await this.#audit('token.refreshed', session, ctx, client.id, {
+        refreshId: record.id,
+        successorId: successor.id,
+        jti: access.jti,
+      })
+    } catch (err) {
+      // The rotation is saved (the refresh record says when and into what): a lost audit line
+      // must not turn a good refresh into a failure.
+      this.#onError(err)
+    }
     return pair
   }
 

@@ -302,6 +302,26 @@ describe('DPoP-bound tokens', () => {
     expect(await try_('GET', `${t.issuer.replace('http', 'HTTP')}/auth/me?x=1#y`)).toBe(200)
   })
 
+  it('SEC-46: htu is checked against the configured origin, never the Host header the client sends', async () => {
+    const keys = await oidc.randomDPoPKeyPair()
+    const at = (await t.signIn('web', keys)).body.access_token
+    const forged = await t.proof(keys, 'GET', 'http://other-rs.example/auth/me', { ath: ath(at) })
+    // node:http, not fetch: fetch does not let a caller set Host
+    const { request } = await import('node:http')
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${t.issuer}/auth/me`, {
+        headers: { authorization: `DPoP ${at}`, dpop: forged, host: 'other-rs.example' },
+      })
+      req.on('response', (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(401)
+  })
+
   it('SEC-46: a proof whose iat is outside the 60 s window is refused, either way', async () => {
     const keys = await oidc.randomDPoPKeyPair()
     const at = (await t.signIn('web', keys)).body.access_token

@@ -36,6 +36,23 @@ function remoteVerifier(service: TokenService, source: EndedFeed, clock: ManualC
 }
 
 describe('revocation of access tokens (SEC-41)', () => {
+  it('SEC-41: an end-all of more sessions than a page, all in one millisecond, reaches the deny list whole', async () => {
+    const clock = new ManualClock(1_800_000_000_000)
+    const ended = Array.from({ length: 2500 }, (_, i) => ({
+      id: `s${String(i).padStart(5, '0')}`,
+      endedAt: clock.now(),
+    }))
+    const source: EndedFeed = {
+      async endedSince(since: number, limit: number) {
+        return ended.filter((e) => e.endedAt >= since).slice(0, limit)
+      },
+    }
+    const denyList = new DenyList({ source, clock, pollMs: 1000, pageLimit: 1000 })
+    open.push(denyList)
+    await denyList.poll()
+    for (const e of ended) expect(denyList.has(e.id), e.id).toBe(true)
+  })
+
   it('SEC-41: in-process, a token of a session the service ended is refused at once', async () => {
     const { service, pair } = await world()
     await service.verifier().verify(pair.access_token)

@@ -48,10 +48,13 @@ function contextOf(request: FastifyRequest): TokenCallContext {
   return { ip: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null }
 }
 
-/** The URLs this request may have been addressed to: as received, and under the issuer. */
+/**
+ * The URL a DPoP proof's `htu` must name: the path under the issuer, this server's configured public
+ * URL. Never built from the Host header, which the client writes (SEC-46).
+ */
 function requestUrls(request: FastifyRequest, issuer: string): string[] {
   const path = request.url.split('?')[0] ?? '/'
-  return [`${request.protocol}://${request.host}${path}`, `${issuer.replace(/\/$/, '')}${path}`]
+  return [`${issuer.replace(/\/$/, '')}${path}`]
 }
 
 function dpopHeader(request: FastifyRequest): string | undefined {

@@ -1,4 +1,6 @@
 /** @module MemoryTokenStore: the TokenStore in one process's memory, for tests and embedding. */
+
+import { storeUnavailable } from '../../core/errors.ts'
 import type {
   RefreshRecord,
   RotateResult,
@@ -6,6 +8,11 @@ import type {
   SuccessorAccess,
   TokenStore,
 } from '../../tokens/token-store.ts'
+
+/** Single-use values (DPoP `jti`s) held at most: beyond, refuse (503) rather than grow. */
+const MAX_SINGLE_USE = 1_000_000
+/** Above this many, expired values are dropped from the front (the oldest) at each call. */
+const PRUNE_ABOVE = 10_000
 
 const copyKey = (k: SigningKeyRecord): SigningKeyRecord => ({ ...k, publicJwk: { ...k.publicJwk } })
 const copyRefresh = (r: RefreshRecord): RefreshRecord => ({
@@ -88,11 +95,20 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
+    // Entries arrive in time order with similar lifetimes: expired ones are dropped from the front,
+    // so each call costs what expired, never a scan of everything held.
+    if (this.#once.size >= PRUNE_ABOVE) {
+      for (const [k, until] of this.#once) {
+        if (until > now) break
+        this.#once.delete(k)
+      }
+    }
     const until = this.#once.get(key)
     if (until !== undefined && until > now) return false
-    if (this.#once.size > 100_000) {
-      for (const [k, t] of this.#once) if (t <= now) this.#once.delete(k)
+    if (this.#once.size >= MAX_SINGLE_USE) {
+      throw storeUnavailable(new Error('the memory store holds too many single-use values'))
     }
+    this.#once.delete(key) // re-inserted at the back, in time order
     this.#once.set(key, expiresAt)
     return true
   }
