@@ -110,8 +110,13 @@ describe('audit', () => {
     for (const s of secrets) {
       const forms = [s, s.replaceAll('-', ''), s.split('.').at(-1)!]
       for (const form of forms) {
-        expect(dump.includes(form), `event dump holds a secret (${s.slice(0, 4)}...)`).toBe(false)
-        expect(messages.includes(form)).toBe(false)
+        // A 6-digit TOTP code is looked for as a number of its own, not inside a timestamp or id
+        // (where "004213" turns up by chance now and then).
+        const found = /^\d+$/.test(form)
+          ? (text: string) => new RegExp(`(^|\\D)${form}(\\D|$)`).test(text)
+          : (text: string) => text.includes(form)
+        expect(found(dump), `event dump holds a secret (${s.slice(0, 4)}...)`).toBe(false)
+        expect(found(messages)).toBe(false)
       }
     }
     expect(store.appended.length).toBeGreaterThan(10)
