@@ -11,7 +11,7 @@
  *   single_use      key_hash (base64url SHA-256 of the caller's key, SEC-54), expires_at
  */
 import { createHash } from 'node:crypto'
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
+import type { SQLInputValue } from 'node:sqlite'
 import type {
   RefreshRecord,
   RotateResult,
@@ -19,8 +19,9 @@ import type {
   SuccessorAccess,
   TokenStore,
 } from '../../tokens/token-store.ts'
-import { type Row, wrap } from './codec.ts'
+import type { Row } from './codec.ts'
 import { TOKEN_MIGRATIONS } from './migrations.ts'
+import { SharedSqlite } from './shared.ts'
 import type { SqliteUserConnection } from './users.ts'
 
 /** What a token store needs of the session store whose connection it shares. */
@@ -119,43 +120,28 @@ function toLimit(limit: number): number {
  */
 export class SqliteTokenStore implements TokenStore {
   readonly kind = 'sqlite'
-  readonly #conn: SqliteTokenConnection
-  #stmts = new Map<string, StatementSync>()
-  /** The handle the cached statements belong to: a reopened store has a new one. */
-  #stmtsOf: DatabaseSync | null = null
+  readonly #db: SharedSqlite
 
   constructor(connection: SqliteTokenConnection) {
-    this.#conn = connection
+    this.#db = new SharedSqlite(connection)
   }
 
   /** Opens the shared database when needed and applies the token migrations; safe to call again. */
   async init(): Promise<void> {
-    await this.#conn.open()
-    this.#run(() =>
-      this.#tx((db) => {
-        const rows = db.prepare('SELECT version FROM schema_migrations').all() as Row[]
-        const have = new Set(rows.map((r) => Number(r.version)))
-        for (const m of TOKEN_MIGRATIONS) {
-          if (have.has(m.version)) continue
-          db.exec(m.sql)
-          db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(m.version)
-        }
-      }),
-    )
+    await this.#db.migrate(TOKEN_MIGRATIONS)
   }
 
   /** Forgets its prepared statements; the connection belongs to the session store. */
   async close(): Promise<void> {
-    this.#stmts.clear()
-    this.#stmtsOf = null
+    this.#db.forget()
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return this.#run(() =>
+    return this.#db.run(() =>
       (
-        this.#q(
-          `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC`,
-        ).all() as Row[]
+        this.#db
+          .q(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, rowid DESC`)
+          .all() as Row[]
       ).map(toKey),
     )
   }
@@ -165,52 +151,58 @@ export class SqliteTokenStore implements TokenStore {
     record: SigningKeyRecord,
     expectedNewestKid: string | null,
   ): Promise<boolean> {
-    return this.#run(() =>
-      this.#tx(() => {
-        const newest = this.#q(
-          'SELECT kid FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 1',
-        ).get() as Row | undefined
+    return this.#db.run(() =>
+      this.#db.tx(() => {
+        const newest = this.#db
+          .q('SELECT kid FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 1')
+          .get() as Row | undefined
         if ((newest?.kid ?? null) !== expectedNewestKid) return false
-        const inserted = this.#q(
-          `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        ).run(
-          record.kid,
-          record.alg,
-          JSON.stringify(record.publicJwk),
-          record.privateKeyEnc,
-          record.createdAt,
-          record.retiresAt,
-          record.expiresAt,
-        ).changes
+        const inserted = this.#db
+          .q(
+            `INSERT INTO signing_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          )
+          .run(
+            record.kid,
+            record.alg,
+            JSON.stringify(record.publicJwk),
+            record.privateKeyEnc,
+            record.createdAt,
+            record.retiresAt,
+            record.expiresAt,
+          ).changes
         return Number(inserted) === 1
       }),
     )
   }
 
   async purgeSigningKeys(now: number): Promise<number> {
-    return this.#run(() =>
+    return this.#db.run(() =>
       Number(
-        this.#tx(() => this.#q('DELETE FROM signing_keys WHERE expires_at <= ?').run(now).changes),
+        this.#db.tx(
+          () => this.#db.q('DELETE FROM signing_keys WHERE expires_at <= ?').run(now).changes,
+        ),
       ),
     )
   }
 
   /** Stores a refresh token; one with the same id is replaced. */
   async createRefresh(record: RefreshRecord): Promise<void> {
-    this.#run(() =>
-      this.#tx(() =>
-        this.#q(
-          `INSERT OR REPLACE INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(...refreshParams(record)),
+    this.#db.run(() =>
+      this.#db.tx(() =>
+        this.#db
+          .q(
+            `INSERT OR REPLACE INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(...refreshParams(record)),
       ),
     )
   }
 
   async getRefresh(id: string): Promise<RefreshRecord | null> {
-    return this.#run(() => {
-      const row = this.#q(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?`).get(id) as
-        | Row
-        | undefined
+    return this.#db.run(() => {
+      const row = this.#db
+        .q(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?`)
+        .get(id) as Row | undefined
       return row === undefined ? null : toRefresh(row)
     })
   }
@@ -222,20 +214,24 @@ export class SqliteTokenStore implements TokenStore {
     access: SuccessorAccess,
     at: number,
   ): Promise<RotateResult> {
-    return this.#run(() =>
-      this.#tx((): RotateResult => {
-        const select = this.#q(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?`)
+    return this.#db.run(() =>
+      this.#db.tx((): RotateResult => {
+        const select = this.#db.q(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?`)
         const row = select.get(id) as Row | undefined
         if (row === undefined) return { status: 'missing' }
         if (row.rotated_at !== null) return { status: 'already', record: toRefresh(row) }
-        this.#q(
-          `UPDATE refresh_tokens SET rotated_at = ?, successor_id = ?, successor_jti = ?,
+        this.#db
+          .q(
+            `UPDATE refresh_tokens SET rotated_at = ?, successor_id = ?, successor_jti = ?,
              successor_iat = ?, successor_exp = ?
            WHERE id = ? AND rotated_at IS NULL`,
-        ).run(at, successor.id, access.jti, access.iat, access.exp, id)
-        this.#q(
-          `INSERT OR REPLACE INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(...refreshParams(successor))
+          )
+          .run(at, successor.id, access.jti, access.iat, access.exp, id)
+        this.#db
+          .q(
+            `INSERT OR REPLACE INTO refresh_tokens (${REFRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(...refreshParams(successor))
         return { status: 'rotated', record: toRefresh(select.get(id) as Row) }
       }),
     )
@@ -245,14 +241,16 @@ export class SqliteTokenStore implements TokenStore {
   async purgeRefresh(now: number, limit: number): Promise<number> {
     const n = toLimit(limit)
     if (n === 0) return 0
-    return this.#run(() =>
+    return this.#db.run(() =>
       Number(
-        this.#tx(
+        this.#db.tx(
           () =>
-            this.#q(
-              `DELETE FROM refresh_tokens WHERE id IN (
+            this.#db
+              .q(
+                `DELETE FROM refresh_tokens WHERE id IN (
                  SELECT id FROM refresh_tokens WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
-            ).run(now, n).changes,
+              )
+              .run(now, n).changes,
         ),
       ),
     )
@@ -265,54 +263,22 @@ export class SqliteTokenStore implements TokenStore {
    */
   async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
     const hash = onceKey(key)
-    return this.#run(() =>
-      this.#tx(() => {
-        this.#q(
-          `DELETE FROM single_use WHERE key_hash IN (
+    return this.#db.run(() =>
+      this.#db.tx(() => {
+        this.#db
+          .q(
+            `DELETE FROM single_use WHERE key_hash IN (
              SELECT key_hash FROM single_use WHERE expires_at <= ? AND key_hash != ? LIMIT ?)`,
-        ).run(now - ONCE_GRACE_MS, hash, ONCE_CLEANUP)
-        const changes = this.#q(
-          `INSERT INTO single_use (key_hash, expires_at) VALUES (?1, ?2)
+          )
+          .run(now - ONCE_GRACE_MS, hash, ONCE_CLEANUP)
+        const changes = this.#db
+          .q(
+            `INSERT INTO single_use (key_hash, expires_at) VALUES (?1, ?2)
            ON CONFLICT (key_hash) DO UPDATE SET expires_at = ?2 WHERE expires_at <= ?3`,
-        ).run(hash, expiresAt, now).changes
+          )
+          .run(hash, expiresAt, now).changes
         return Number(changes) === 1
       }),
     )
-  }
-
-  #q(sql: string): StatementSync {
-    const db = this.#conn.database()
-    if (this.#stmtsOf !== db) {
-      this.#stmts.clear()
-      this.#stmtsOf = db
-    }
-    let stmt = this.#stmts.get(sql)
-    if (stmt === undefined) {
-      stmt = db.prepare(sql)
-      this.#stmts.set(sql, stmt)
-    }
-    return stmt
-  }
-
-  #run<T>(fn: () => T): T {
-    try {
-      return fn()
-    } catch (err) {
-      throw wrap(err)
-    }
-  }
-
-  /** One IMMEDIATE transaction, as the session store runs its writes: the write lock first. */
-  #tx<T>(fn: (db: DatabaseSync) => T): T {
-    const db = this.#conn.database()
-    db.exec('BEGIN IMMEDIATE')
-    try {
-      const result = fn(db)
-      db.exec('COMMIT')
-      return result
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK')
-      throw err
-    }
   }
 }

@@ -1,18 +1,14 @@
 /** @module SqliteUserStore: the UserStore in the SQLite store's file, on its connection. */
 import { createHash } from 'node:crypto'
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
+import type { SQLInputValue } from 'node:sqlite'
 import type { FailureCount, UserPatch, UserRecord, UserStore } from '../../auth/user-store.ts'
 import { ParleyError } from '../../core/errors.ts'
-import { type Row, wrap } from './codec.ts'
+import type { Row } from './codec.ts'
 import { USER_MIGRATIONS } from './migrations.ts'
+import { SharedSqlite, type SqliteConnection } from './shared.ts'
 
 /** What a user store needs of the session store whose connection it shares. */
-export interface SqliteUserConnection {
-  /** Opens the database and applies the session store's migrations; safe to call again. */
-  open(): Promise<void>
-  /** The open handle; throws ERR_STORE_UNAVAILABLE when it is closed. */
-  database(): DatabaseSync
-}
+export type SqliteUserConnection = SqliteConnection
 
 const COLUMNS =
   'id, username, password_hash, roles, permissions, disabled, totp_secret_enc, totp_confirmed, totp_enrolled_at, totp_last_used_step, recovery_codes, created_at, updated_at, version'
@@ -104,35 +100,20 @@ function applyPatch(u: UserRecord, p: UserPatch): UserRecord {
  */
 export class SqliteUserStore implements UserStore {
   readonly kind = 'sqlite'
-  readonly #conn: SqliteUserConnection
-  #stmts = new Map<string, StatementSync>()
-  /** The handle the cached statements belong to: a reopened store has a new one. */
-  #stmtsOf: DatabaseSync | null = null
+  readonly #db: SharedSqlite
 
   constructor(connection: SqliteUserConnection) {
-    this.#conn = connection
+    this.#db = new SharedSqlite(connection)
   }
 
   /** Opens the shared database when needed and applies the user migrations; safe to call again. */
   async init(): Promise<void> {
-    await this.#conn.open()
-    this.#run(() =>
-      this.#tx((db) => {
-        const rows = db.prepare('SELECT version FROM schema_migrations').all() as Row[]
-        const have = new Set(rows.map((r) => Number(r.version)))
-        for (const m of USER_MIGRATIONS) {
-          if (have.has(m.version)) continue
-          db.exec(m.sql)
-          db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(m.version)
-        }
-      }),
-    )
+    await this.#db.migrate(USER_MIGRATIONS)
   }
 
   /** Forgets its prepared statements; the connection belongs to the session store. */
   async close(): Promise<void> {
-    this.#stmts.clear()
-    this.#stmtsOf = null
+    this.#db.forget()
   }
 
   async createUser(record: UserRecord): Promise<void> {
@@ -142,12 +123,14 @@ export class SqliteUserStore implements UserStore {
         'username and id must be well-formed text without NUL',
       )
     }
-    const inserted = this.#run(() =>
-      this.#tx(
+    const inserted = this.#db.run(() =>
+      this.#db.tx(
         () =>
-          this.#q(
-            `INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-          ).run(...userParams(record)).changes,
+          this.#db
+            .q(
+              `INSERT INTO users (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+            )
+            .run(...userParams(record)).changes,
       ),
     )
     if (Number(inserted) === 0) throw new ParleyError('ERR_USER_EXISTS')
@@ -155,16 +138,16 @@ export class SqliteUserStore implements UserStore {
 
   async getUser(id: string): Promise<UserRecord | null> {
     if (!storable(id)) return null
-    return this.#run(() => {
-      const row = this.#q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as Row | undefined
+    return this.#db.run(() => {
+      const row = this.#db.q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as Row | undefined
       return row === undefined ? null : toUser(row)
     })
   }
 
   async getUserByName(username: string): Promise<UserRecord | null> {
     if (!storable(username)) return null
-    return this.#run(() => {
-      const row = this.#q(`SELECT ${COLUMNS} FROM users WHERE username = ?`).get(username) as
+    return this.#db.run(() => {
+      const row = this.#db.q(`SELECT ${COLUMNS} FROM users WHERE username = ?`).get(username) as
         | Row
         | undefined
       return row === undefined ? null : toUser(row)
@@ -173,34 +156,40 @@ export class SqliteUserStore implements UserStore {
 
   async updateUser(id: string, expectedVersion: number, patch: UserPatch): Promise<UserRecord> {
     if (!storable(id)) throw new ParleyError('ERR_USER_NOT_FOUND')
-    return this.#run(() =>
-      this.#tx(() => {
-        const row = this.#q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as Row | undefined
+    return this.#db.run(() =>
+      this.#db.tx(() => {
+        const row = this.#db.q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as
+          | Row
+          | undefined
         if (row === undefined) throw new ParleyError('ERR_USER_NOT_FOUND')
         const current = toUser(row)
         if (current.version !== expectedVersion) throw new ParleyError('ERR_VERSION_CONFLICT')
         const next = applyPatch(current, patch)
         const [, , ...values] = userParams(next) // id and username never change
-        this.#q(
-          `UPDATE users SET password_hash = ?, roles = ?, permissions = ?, disabled = ?,
+        this.#db
+          .q(
+            `UPDATE users SET password_hash = ?, roles = ?, permissions = ?, disabled = ?,
              totp_secret_enc = ?, totp_confirmed = ?, totp_enrolled_at = ?, totp_last_used_step = ?,
              recovery_codes = ?, created_at = ?, updated_at = ?, version = ?
            WHERE id = ?`,
-        ).run(...values, id)
-        return toUser(this.#q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as Row)
+          )
+          .run(...values, id)
+        return toUser(this.#db.q(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as Row)
       }),
     )
   }
 
   async useTotpStep(id: string, step: number): Promise<boolean> {
     if (!storable(id) || !Number.isSafeInteger(step)) return false
-    const changes = this.#run(() =>
-      this.#tx(
+    const changes = this.#db.run(() =>
+      this.#db.tx(
         () =>
-          this.#q(
-            `UPDATE users SET totp_last_used_step = ?
+          this.#db
+            .q(
+              `UPDATE users SET totp_last_used_step = ?
              WHERE id = ? AND totp_secret_enc IS NOT NULL AND totp_last_used_step < ?`,
-          ).run(step, id, step).changes,
+            )
+            .run(step, id, step).changes,
       ),
     )
     return Number(changes) > 0
@@ -208,9 +197,9 @@ export class SqliteUserStore implements UserStore {
 
   async useRecoveryCode(id: string, codeHash: string): Promise<boolean> {
     if (!storable(id)) return false
-    return this.#run(() =>
-      this.#tx(() => {
-        const row = this.#q('SELECT recovery_codes FROM users WHERE id = ?').get(id) as
+    return this.#db.run(() =>
+      this.#db.tx(() => {
+        const row = this.#db.q('SELECT recovery_codes FROM users WHERE id = ?').get(id) as
           | Row
           | undefined
         if (row === undefined) return false
@@ -218,7 +207,9 @@ export class SqliteUserStore implements UserStore {
         const i = codes.indexOf(codeHash)
         if (i < 0) return false
         codes.splice(i, 1)
-        this.#q('UPDATE users SET recovery_codes = ? WHERE id = ?').run(JSON.stringify(codes), id)
+        this.#db
+          .q('UPDATE users SET recovery_codes = ? WHERE id = ?')
+          .run(JSON.stringify(codes), id)
         return true
       }),
     )
@@ -226,11 +217,12 @@ export class SqliteUserStore implements UserStore {
 
   async recordFailure(key: string, at: number, windowMs: number): Promise<FailureCount> {
     checkWindow(windowMs)
-    const row = this.#run(() =>
-      this.#tx(
+    const row = this.#db.run(() =>
+      this.#db.tx(
         () =>
-          this.#q(
-            `INSERT INTO auth_failures (key_hash, count, first_at, last_at, window_ends_at)
+          this.#db
+            .q(
+              `INSERT INTO auth_failures (key_hash, count, first_at, last_at, window_ends_at)
              VALUES (?1, 1, ?2, ?2, ?2 + ?3)
              ON CONFLICT (key_hash) DO UPDATE SET
                count = CASE WHEN ?2 >= first_at + ?3 THEN 1 ELSE count + 1 END,
@@ -238,7 +230,8 @@ export class SqliteUserStore implements UserStore {
                window_ends_at = CASE WHEN ?2 >= first_at + ?3 THEN ?2 + ?3 ELSE first_at + ?3 END,
                last_at = ?2
              RETURNING count, first_at, last_at`,
-          ).get(failureKey(key), at, windowMs) as Row,
+            )
+            .get(failureKey(key), at, windowMs) as Row,
       ),
     )
     return toFailure(row)
@@ -246,17 +239,21 @@ export class SqliteUserStore implements UserStore {
 
   async getFailures(key: string, at: number, windowMs: number): Promise<FailureCount | null> {
     checkWindow(windowMs)
-    return this.#run(() => {
-      const row = this.#q(
-        'SELECT count, first_at, last_at FROM auth_failures WHERE key_hash = ? AND ? < first_at + ?',
-      ).get(failureKey(key), at, windowMs) as Row | undefined
+    return this.#db.run(() => {
+      const row = this.#db
+        .q(
+          'SELECT count, first_at, last_at FROM auth_failures WHERE key_hash = ? AND ? < first_at + ?',
+        )
+        .get(failureKey(key), at, windowMs) as Row | undefined
       return row === undefined ? null : toFailure(row)
     })
   }
 
   async clearFailures(key: string): Promise<void> {
-    this.#run(() =>
-      this.#tx(() => this.#q('DELETE FROM auth_failures WHERE key_hash = ?').run(failureKey(key))),
+    this.#db.run(() =>
+      this.#db.tx(() =>
+        this.#db.q('DELETE FROM auth_failures WHERE key_hash = ?').run(failureKey(key)),
+      ),
     )
   }
 
@@ -265,49 +262,14 @@ export class SqliteUserStore implements UserStore {
    * it now and then so that keys seen once do not pile up. Returns how many it deleted.
    */
   async purgeFailures(before: number): Promise<number> {
-    return this.#run(() =>
+    return this.#db.run(() =>
       Number(
-        this.#tx(
-          () => this.#q('DELETE FROM auth_failures WHERE window_ends_at <= ?').run(before).changes,
+        this.#db.tx(
+          () =>
+            this.#db.q('DELETE FROM auth_failures WHERE window_ends_at <= ?').run(before).changes,
         ),
       ),
     )
-  }
-
-  #q(sql: string): StatementSync {
-    const db = this.#conn.database()
-    if (this.#stmtsOf !== db) {
-      this.#stmts.clear()
-      this.#stmtsOf = db
-    }
-    let stmt = this.#stmts.get(sql)
-    if (stmt === undefined) {
-      stmt = db.prepare(sql)
-      this.#stmts.set(sql, stmt)
-    }
-    return stmt
-  }
-
-  #run<T>(fn: () => T): T {
-    try {
-      return fn()
-    } catch (err) {
-      throw wrap(err)
-    }
-  }
-
-  /** One IMMEDIATE transaction, as the session store runs its writes: the write lock first. */
-  #tx<T>(fn: (db: DatabaseSync) => T): T {
-    const db = this.#conn.database()
-    db.exec('BEGIN IMMEDIATE')
-    try {
-      const result = fn(db)
-      db.exec('COMMIT')
-      return result
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK')
-      throw err
-    }
   }
 }
 
