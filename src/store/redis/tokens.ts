@@ -21,7 +21,6 @@
  * expiresAt - now), never as absolute times on Redis's clock, which may differ from the caller's.
  * Whether something has expired is always decided with the caller's `now`.
  */
-import { ErrorReply } from 'redis'
 import { ParleyError } from '../../core/errors.ts'
 import type {
   RefreshRecord,
@@ -31,8 +30,7 @@ import type {
   TokenStore,
 } from '../../tokens/token-store.ts'
 import { hash, num, opt, pairs, principalKey } from './codec.ts'
-import { toParleyError } from './connection.ts'
-import type { LuaScript } from './scripts.ts'
+import { SharedRedis } from './shared.ts'
 import {
   ADD_SIGNING_KEY,
   CREATE_REFRESH,
@@ -184,19 +182,16 @@ function decodeRefresh(h: Record<string, string>): RefreshRecord {
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis'
   readonly prefix: string
-  readonly #conn: RedisTokenConnection
+  readonly #redis: SharedRedis
 
   constructor(connection: RedisTokenConnection) {
-    this.#conn = connection
+    this.#redis = new SharedRedis(connection)
     this.prefix = connection.prefix
   }
 
   /** Opens the shared connection when needed and loads the scripts; safe to call again. */
   async init(): Promise<void> {
-    await this.#call(async () => {
-      await this.#conn.open()
-      await Promise.all(TOKEN_SCRIPTS.map((s) => this.#conn.send(['SCRIPT', 'LOAD', s.source])))
-    })
+    await this.#redis.load(TOKEN_SCRIPTS)
   }
 
   /** Nothing to release: the connection belongs to the session store. */
@@ -204,7 +199,7 @@ export class RedisTokenStore implements TokenStore {
 
   /** One script reads every key; they are few. Newest first, ties by insertion, latest first. */
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    const reply = await this.#eval(LIST_SIGNING_KEYS, [])
+    const reply = await this.#redis.eval(LIST_SIGNING_KEYS, [])
     if (!Array.isArray(reply)) throw malformed()
     return reply
       .map(decodeKey)
@@ -218,7 +213,7 @@ export class RedisTokenStore implements TokenStore {
   ): Promise<boolean> {
     checkId(record.kid)
     if (expectedNewestKid !== null && !storable(expectedNewestKid)) return false
-    const reply = await this.#eval(ADD_SIGNING_KEY, [
+    const reply = await this.#redis.eval(ADD_SIGNING_KEY, [
       record.kid,
       opt(expectedNewestKid),
       num(record.createdAt),
@@ -228,13 +223,13 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async purgeSigningKeys(now: number): Promise<number> {
-    return Number(await this.#eval(PURGE_SIGNING_KEYS, [num(now)]))
+    return Number(await this.#redis.eval(PURGE_SIGNING_KEYS, [num(now)]))
   }
 
   /** Stores a refresh token; one with the same id is replaced. */
   async createRefresh(record: RefreshRecord): Promise<void> {
     checkId(record.id)
-    await this.#eval(CREATE_REFRESH, [
+    await this.#redis.eval(CREATE_REFRESH, [
       record.id,
       num(record.expiresAt),
       ttl(record.createdAt, record.expiresAt),
@@ -245,7 +240,7 @@ export class RedisTokenStore implements TokenStore {
   /** One HGETALL. */
   async getRefresh(id: string): Promise<RefreshRecord | null> {
     if (!storable(id)) return null
-    const reply = await this.#call(() => this.#conn.send(['HGETALL', `${this.prefix}rt:${id}`]))
+    const reply = await this.#redis.send(['HGETALL', `${this.prefix}rt:${id}`])
     const h = hash(reply)
     return h.id === undefined ? null : decodeRefresh(h)
   }
@@ -258,7 +253,7 @@ export class RedisTokenStore implements TokenStore {
   ): Promise<RotateResult> {
     if (!storable(id)) return { status: 'missing' }
     checkId(successor.id)
-    const reply = await this.#eval(ROTATE_REFRESH, [
+    const reply = await this.#redis.eval(ROTATE_REFRESH, [
       id,
       num(at),
       successor.id,
@@ -277,37 +272,16 @@ export class RedisTokenStore implements TokenStore {
   async purgeRefresh(now: number, limit: number): Promise<number> {
     const n = Math.min(Math.floor(limit), MAX_BATCH)
     if (!(n > 0)) return 0
-    return Number(await this.#eval(PURGE_REFRESH, [num(now), num(n)]))
+    return Number(await this.#redis.eval(PURGE_REFRESH, [num(now), num(n)]))
   }
 
   async useOnce(key: string, expiresAt: number, now: number): Promise<boolean> {
-    const reply = await this.#eval(USE_ONCE, [
+    const reply = await this.#redis.eval(USE_ONCE, [
       principalKey(key),
       num(expiresAt),
       num(now),
       ttl(now, expiresAt),
     ])
     return Number(reply) === 1
-  }
-
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      throw toParleyError(err)
-    }
-  }
-
-  /** EVALSHA, falling back to EVAL when Redis has lost the script (a restart, SCRIPT FLUSH). */
-  #eval(script: LuaScript, args: string[]): Promise<unknown> {
-    const argv = [this.prefix, ...args]
-    return this.#call(async () => {
-      try {
-        return await this.#conn.send(['EVALSHA', script.sha, '0', ...argv])
-      } catch (err) {
-        if (!(err instanceof ErrorReply) || !err.message.startsWith('NOSCRIPT')) throw err
-        return await this.#conn.send(['EVAL', script.source, '0', ...argv])
-      }
-    })
   }
 }

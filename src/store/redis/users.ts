@@ -13,7 +13,6 @@
  * ever becomes key syntax (SEC-54), and no username or address is kept in a key name.
  */
 import { createHash } from 'node:crypto'
-import { ErrorReply } from 'redis'
 import type {
   FailureCount,
   TotpRecord,
@@ -23,18 +22,11 @@ import type {
 } from '../../auth/user-store.ts'
 import { ParleyError } from '../../core/errors.ts'
 import { num, opt, pairs, principalKey } from './codec.ts'
-import { toParleyError } from './connection.ts'
 import type { LuaScript } from './scripts.ts'
+import { type RedisConnection, SharedRedis } from './shared.ts'
 
 /** What a user store needs of the session store whose connection it shares. */
-export interface RedisUserConnection {
-  /** Prefix of every key, the session store's. */
-  readonly prefix: string
-  /** Opens the shared connection (when its owner made it); safe to call again. */
-  open(): Promise<void>
-  /** Sends one command, bounded by the owner's command timeout; rejects with the driver's error. */
-  send(args: string[]): Promise<unknown>
-}
+export type RedisUserConnection = RedisConnection
 
 /** ARGV[1] is the key prefix; everything else comes from the arguments, as in scripts.ts. */
 function script(name: string, body: string): LuaScript {
@@ -284,19 +276,16 @@ function decodeFailure(count: unknown, firstAt: unknown, lastAt: unknown): Failu
 export class RedisUserStore implements UserStore {
   readonly kind = 'redis'
   readonly prefix: string
-  readonly #conn: RedisUserConnection
+  readonly #redis: SharedRedis
 
   constructor(connection: RedisUserConnection) {
-    this.#conn = connection
+    this.#redis = new SharedRedis(connection)
     this.prefix = connection.prefix
   }
 
   /** Opens the shared connection when needed and loads the scripts; safe to call again. */
   async init(): Promise<void> {
-    await this.#call(async () => {
-      await this.#conn.open()
-      await Promise.all(USER_SCRIPTS.map((s) => this.#conn.send(['SCRIPT', 'LOAD', s.source])))
-    })
+    await this.#redis.load(USER_SCRIPTS)
   }
 
   /** Nothing to release: the connection belongs to the session store. */
@@ -310,7 +299,7 @@ export class RedisUserStore implements UserStore {
       )
     }
     const fields = encodeUser(record)
-    const reply = await this.#eval(CREATE_USER, [
+    const reply = await this.#redis.eval(CREATE_USER, [
       record.id,
       principalKey(record.username),
       num(fields.length),
@@ -322,18 +311,18 @@ export class RedisUserStore implements UserStore {
 
   async getUser(id: string): Promise<UserRecord | null> {
     if (!storable(id)) return null
-    return this.#read(await this.#eval(GET_USER, ['id', id]))
+    return this.#read(await this.#redis.eval(GET_USER, ['id', id]))
   }
 
   async getUserByName(username: string): Promise<UserRecord | null> {
     if (!storable(username)) return null
-    return this.#read(await this.#eval(GET_USER, ['name', principalKey(username)]))
+    return this.#read(await this.#redis.eval(GET_USER, ['name', principalKey(username)]))
   }
 
   async updateUser(id: string, expectedVersion: number, patch: UserPatch): Promise<UserRecord> {
     if (!storable(id)) throw new ParleyError('ERR_USER_NOT_FOUND')
     const t = patch.totp
-    const reply = await this.#eval(UPDATE_USER, [
+    const reply = await this.#redis.eval(UPDATE_USER, [
       id,
       num(expectedVersion),
       num(patch.updatedAt),
@@ -353,21 +342,23 @@ export class RedisUserStore implements UserStore {
 
   async useTotpStep(id: string, step: number): Promise<boolean> {
     if (!storable(id) || !Number.isSafeInteger(step)) return false
-    return Number(await this.#eval(USE_TOTP_STEP, [id, num(step)])) === 1
+    return Number(await this.#redis.eval(USE_TOTP_STEP, [id, num(step)])) === 1
   }
 
   /** One LREM: atomic on its own. */
   async useRecoveryCode(id: string, codeHash: string): Promise<boolean> {
     if (!storable(id)) return false
-    const removed = await this.#call(() =>
-      this.#conn.send(['LREM', `${this.prefix}uc:${id}`, '1', codeHash]),
-    )
+    const removed = await this.#redis.send(['LREM', `${this.prefix}uc:${id}`, '1', codeHash])
     return Number(removed) === 1
   }
 
   async recordFailure(key: string, at: number, windowMs: number): Promise<FailureCount> {
     checkWindow(windowMs)
-    const reply = await this.#eval(RECORD_FAILURE, [principalKey(key), num(at), num(windowMs)])
+    const reply = await this.#redis.eval(RECORD_FAILURE, [
+      principalKey(key),
+      num(at),
+      num(windowMs),
+    ])
     if (!Array.isArray(reply)) throw malformed()
     return decodeFailure(reply[0], reply[1], reply[2])
   }
@@ -375,9 +366,13 @@ export class RedisUserStore implements UserStore {
   /** One HMGET; the window is checked here, against the caller's clock. */
   async getFailures(key: string, at: number, windowMs: number): Promise<FailureCount | null> {
     checkWindow(windowMs)
-    const reply = await this.#call(() =>
-      this.#conn.send(['HMGET', this.#failureKey(key), 'count', 'firstAt', 'lastAt']),
-    )
+    const reply = await this.#redis.send([
+      'HMGET',
+      this.#failureKey(key),
+      'count',
+      'firstAt',
+      'lastAt',
+    ])
     if (!Array.isArray(reply)) throw malformed()
     if (reply[0] == null || reply[1] == null || reply[2] == null) return null
     const failures = decodeFailure(reply[0], reply[1], reply[2])
@@ -390,7 +385,7 @@ export class RedisUserStore implements UserStore {
   }
 
   async clearFailures(key: string): Promise<void> {
-    await this.#call(() => this.#conn.send(['DEL', this.#failureKey(key)]))
+    await this.#redis.send(['DEL', this.#failureKey(key)])
   }
 
   #failureKey(key: string): string {
@@ -401,26 +396,5 @@ export class RedisUserStore implements UserStore {
     if (reply === null || reply === undefined) return null
     if (!Array.isArray(reply)) throw malformed()
     return decodeUser(reply[0], reply[1])
-  }
-
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      throw toParleyError(err)
-    }
-  }
-
-  /** EVALSHA, falling back to EVAL when Redis has lost the script (a restart, SCRIPT FLUSH). */
-  #eval(script: LuaScript, args: string[]): Promise<unknown> {
-    const argv = [this.prefix, ...args]
-    return this.#call(async () => {
-      try {
-        return await this.#conn.send(['EVALSHA', script.sha, '0', ...argv])
-      } catch (err) {
-        if (!(err instanceof ErrorReply) || !err.message.startsWith('NOSCRIPT')) throw err
-        return await this.#conn.send(['EVAL', script.source, '0', ...argv])
-      }
-    })
   }
 }
