@@ -9,9 +9,11 @@
  *   other session libraries, next to bare node:http and bare Fastify
  * - tokens (`token-suite.ts`): `GET /me` behind a bearer JWT, checked by jose and by Parley's
  *   Verifier with and without its cache, next to bare node:http reading the header
+ * - live (`live-suite.ts`): Parley's live sessions (message rate, memory per idle session, resume
+ *   latency, event-loop delay with idle sessions) next to a bare `ws` server and Socket.IO
  *
  * Environment:
- * - BENCH_SUITE: `validate`, `web`, `tokens`, or a comma-separated list (default: all of them)
+ * - BENCH_SUITE: `validate`, `web`, `tokens`, `live`, or a comma-separated list (default: all)
  * - BENCH_DURATION: seconds measured per run (default 8); BENCH_WARMUP: seconds before (default 2)
  * - BENCH_CONNECTIONS (default 50); BENCH_TOKENS: sessions rotated across requests (default 1000)
  * - BENCH_ONLY: e.g. `memory,sqlite` or `node-sqlite,better-auth` (the baselines always run; a
@@ -21,12 +23,15 @@
  *   one with `node bench/profile.ts <file>`); profiling slows the servers, so figures differ
  * - BENCH_QUIET_WAIT: before each run, wait up to this many seconds for the machine to be idle
  *   (default 0; for shared machines)
+ * - BENCH_LIVE_IDLE (default 18000), BENCH_LIVE_MEMORY_SESSIONS (5000), BENCH_LIVE_RESUMES (200),
+ *   BENCH_LIVE_WINDOW (16), BENCH_LIVE_HEARTBEAT_MS (5000): the live suite (docs/benchmarks.md)
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, log, numberFromEnv, type RunSettings } from './harness.ts'
+import { LIVE_NAMES, liveSettings, runLiveSuite } from './live-suite.ts'
 import { runTokenSuite, TOKEN_NAMES, TOKEN_TARGETS } from './token-suite.ts'
 import { runValidateSuite, STORES, type SuiteOutcome, VALIDATE_NAMES } from './validate-suite.ts'
 import { runWebSuite, WEB_NAMES, WEB_TARGETS } from './web-suite.ts'
@@ -34,7 +39,7 @@ import { runWebSuite, WEB_NAMES, WEB_TARGETS } from './web-suite.ts'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT_DIR = join(ROOT, '.bench')
 
-const SUITES = ['validate', 'web', 'tokens'] as const
+const SUITES = ['validate', 'web', 'tokens', 'live'] as const
 type Suite = (typeof SUITES)[number]
 
 function listFromEnv(name: string): string[] | null {
@@ -67,6 +72,7 @@ function readSettings() {
       ...(suites.includes('validate') ? VALIDATE_NAMES : []),
       ...(suites.includes('web') ? WEB_NAMES : []),
       ...(suites.includes('tokens') ? TOKEN_NAMES : []),
+      ...(suites.includes('live') ? LIVE_NAMES : []),
     ]
     const unknown = only.filter((n) => !known.includes(n))
     if (unknown.length > 0) {
@@ -75,7 +81,12 @@ function readSettings() {
       )
     }
     // A suite runs when one of its names is given; its baselines always come with it.
-    const namesOf = { validate: VALIDATE_NAMES, web: WEB_NAMES, tokens: TOKEN_NAMES }
+    const namesOf = {
+      validate: VALIDATE_NAMES,
+      web: WEB_NAMES,
+      tokens: TOKEN_NAMES,
+      live: LIVE_NAMES,
+    }
     suites = suites.filter((s) => namesOf[s].some((n) => only.includes(n)))
     stores = STORES.filter((s) => only.includes(s.name))
     webTargets = WEB_TARGETS.filter((t) => only.includes(t.name))
@@ -92,7 +103,7 @@ function readSettings() {
     quietWaitS: numberFromEnv('BENCH_QUIET_WAIT', 0, 0, false),
     profileDir: join(OUT_DIR, 'profiles'),
   }
-  return { run, suites, stores, webTargets, tokenTargets }
+  return { run, suites, stores, webTargets, tokenTargets, live: liveSettings(run), only }
 }
 
 async function main(): Promise<number> {
@@ -101,6 +112,7 @@ async function main(): Promise<number> {
   let validate: SuiteOutcome | null = null
   let web: SuiteOutcome | null = null
   let tokens: SuiteOutcome | null = null
+  let live: SuiteOutcome | null = null
   if (settings.suites.includes('validate')) {
     validate = await runValidateSuite(settings.run, settings.stores)
     console.log(validate.text)
@@ -112,6 +124,10 @@ async function main(): Promise<number> {
   if (settings.suites.includes('tokens')) {
     tokens = await runTokenSuite(settings.run, settings.tokenTargets)
     console.log(tokens.text)
+  }
+  if (settings.suites.includes('live')) {
+    live = await runLiveSuite(settings.run, settings.live, settings.only)
+    console.log(live.text)
   }
 
   mkdirSync(OUT_DIR, { recursive: true })
@@ -146,10 +162,11 @@ async function main(): Promise<number> {
     warnings: validate?.json.warnings ?? [],
     web: web?.json ?? null,
     tokens: tokens?.json ?? null,
+    live: live?.json ?? null,
   }
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`)
   log(`\nresults written to ${file}`)
-  return validate?.invalid || web?.invalid || tokens?.invalid ? 1 : 0
+  return validate?.invalid || web?.invalid || tokens?.invalid || live?.invalid ? 1 : 0
 }
 
 main().then(

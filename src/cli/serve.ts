@@ -1,7 +1,7 @@
 /** @module `parley serve`: start the standalone server, drain it on SIGTERM/SIGINT. */
 import { createServer } from 'node:net'
 import type { Command } from 'commander'
-import { describeStore, openStore, originsOf, usersOf } from '../server/open-store.ts'
+import { describeStore, liveOf, openStore, originsOf, usersOf } from '../server/open-store.ts'
 import { loadSecret } from '../server/secret.ts'
 import { addConfigOptions, configFrom } from './options.ts'
 
@@ -51,6 +51,21 @@ export function registerServe(program: Command): void {
               stepUpWindowMs: config.stepUpWindowMs,
               sameSite: config.cookieSameSite === 'strict' ? 'Strict' : 'Lax',
               insecureCookie: config.insecureCookie,
+            },
+          }
+        : {}),
+      ...(config.live
+        ? {
+            live: {
+              store: liveOf(store),
+              origins: originsOf({ ...config, port }),
+              heartbeatMs: config.liveHeartbeatMs,
+              resumeWindowMs: config.liveResumeWindowMs,
+              policy: config.liveSlowConsumer,
+              maxConnectionsPerPrincipal: config.liveMaxPerPrincipal,
+              maxConnectionsPerAddress: config.liveMaxPerAddress,
+              rate: config.liveRate,
+              demo: config.liveDemo,
             },
           }
         : {}),

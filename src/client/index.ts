@@ -11,4 +11,27 @@ export {
 } from './errors.ts'
 export type { ClientEvents, SignedOutEvent, TokensEvent } from './events.ts'
 export type { FetchLike } from './http.ts'
+export type { Random } from './live-backoff.ts'
+export { LiveClient } from './live-client.ts'
+export {
+  globalWebSocket,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './live-connection.ts'
+export { LiveCallError, LiveError, type LiveErrorCode } from './live-errors.ts'
+export type * from './live-events.ts'
+export type { LiveClientOptions } from './live-options.ts'
+export {
+  BrowserLiveStorage,
+  type LiveStorage,
+  MemoryLiveStorage,
+  type SavedLive,
+} from './live-outbox.ts'
+export type { CallHandler } from './live-rpc.ts'
+export {
+  type Cancel,
+  type LiveClock,
+  type LiveScheduler,
+  ManualScheduler,
+} from './live-scheduler.ts'
 export { MemoryStorage, type Tokens } from './token-state.ts'

@@ -138,6 +138,9 @@ export const EVENT_TYPES = [
   'token.reuse_detected',
   'token.revoked',
   'signing_key.created',
+  'live.started',
+  'live.resumed',
+  'live.ended',
 ] as const
 
 export type EventType = (typeof EVENT_TYPES)[number]

@@ -2,6 +2,7 @@
  * @module The standalone server: Fastify with the service API, health checks, OpenAPI and the
  * sweeper. Tested in-process with `inject()`.
  */
+import type { IncomingMessage } from 'node:http'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -15,8 +16,11 @@ import { isParleyError } from '../core/errors.ts'
 import type { SessionPolicy } from '../core/policy.ts'
 import { Sessions } from '../core/sessions.ts'
 import type { SessionStore } from '../core/store.ts'
+import type { LiveStore } from '../live/live-store.ts'
+import { createLiveGateway, type LiveGateway } from '../live/server/index.ts'
 import type { TokenService } from '../tokens/service.ts'
 import { ApiKeyChecker, requireScope } from './api-keys.ts'
+import { demoHandlers } from './live/demo-app.ts'
 import { buildOpenApi } from './openapi.ts'
 import { errorHandler, problemOf, sendProblem } from './problem.ts'
 import { sessionRoutes } from './routes/sessions.ts'
@@ -40,6 +44,22 @@ export interface WebServerOptions {
   /** Password hashing cost and other Auth options (tests lower the cost). */
   password?: AuthOptions['password']
   limits?: AuthOptions['limits']
+}
+
+/** Live sessions at `/live` (the gateway runs the demo application: see docs/live.md). */
+export interface LiveServerOptions {
+  store: LiveStore
+  /** Origins a browser may open a live connection from (the cookie credential needs one, SEC-26). */
+  origins: string[]
+  heartbeatMs?: number
+  resumeWindowMs?: number
+  policy?: 'wait' | 'drop-oldest' | 'disconnect'
+  maxConnectionsPerPrincipal?: number
+  maxConnectionsPerAddress?: number
+  /** Frames per second a client may send (burst: twice that). */
+  rate?: number
+  /** Serve the demo page at /live/demo (needs `web`). */
+  demo?: boolean
 }
 
 export const VERSION = '0.1.0'
@@ -72,6 +92,8 @@ export interface BuildServerOptions {
    * `web`) and `GET /v1/tokens/revoked`; access tokens are accepted by the /auth routes. Absent: off.
    */
   tokens?: TokenServerOptions
+  /** Serve live sessions at /live; absent: off. */
+  live?: LiveServerOptions
 }
 
 export interface ParleyServer {
@@ -82,6 +104,8 @@ export interface ParleyServer {
   auth: Auth | null
   /** Access and refresh tokens, when `tokens` is on. */
   tokens: TokenService | null
+  /** The live gateway, when `live` is on. */
+  live: LiveGateway | null
   /** Ends expired sessions now (what the timer does). */
   sweep(): Promise<{ ended: number; purged: number }>
 }
@@ -199,15 +223,24 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
       origins: web.origins,
       cookie,
       trustProxy: (options.trustProxy ?? false) !== false,
+      liveDemo: options.live !== undefined && (options.live.demo ?? true),
     })
   }
 
   await tokens?.register()
 
+  const live = options.live === undefined ? null : startLive(app, options, sessions, clock, tokens)
+
   let timer: NodeJS.Timeout | undefined
   const users = options.web?.users ?? null
   const sweep = async () => {
     const result = await sessions.sweep()
+    if (options.live !== undefined) {
+      const now = clock.now()
+      const retention = sessions.policy.retentionMs
+      const ended = await options.live.store.sweep(now, 1000, now - retention)
+      result.ended += ended.length
+    }
     // failure counters of attacker-chosen usernames and addresses must not pile up (SEC-31)
     if (users !== null) await users.purgeFailures(clock.now())
     return result
@@ -229,11 +262,57 @@ export async function buildServer(options: BuildServerOptions): Promise<ParleySe
     }, options.sweepIntervalMs)
     timer.unref()
   }
+  app.addHook('preClose', async () => {
+    // live clients are told to resume elsewhere, spread over a short window (server_draining)
+    await live?.close({ drainMs: 1000 })
+  })
   app.addHook('onClose', async () => {
     clearInterval(timer)
     await sessions.close()
   })
-  return { app, sessions, apiKeys, auth, tokens: tokens?.service ?? null, sweep }
+  return { app, sessions, apiKeys, auth, tokens: tokens?.service ?? null, live, sweep }
+}
+
+function startLive(
+  app: FastifyInstance,
+  options: BuildServerOptions,
+  sessions: Sessions,
+  clock: Clock,
+  tokens: { service: TokenService } | null,
+): LiveGateway {
+  const live = options.live as LiveServerOptions
+  const rate = live.rate ?? 100
+  const gateway = createLiveGateway({
+    sessions,
+    store: live.store,
+    clock,
+    origins: live.origins,
+    cookie: {
+      sameSite: options.web?.sameSite ?? 'Lax',
+      ...(options.web?.insecureCookie ? { insecure: true } : {}),
+    },
+    ...(tokens !== null ? { verifier: tokens.service.verifier() } : {}),
+    limits: {
+      ...(live.heartbeatMs !== undefined ? { heartbeatMs: live.heartbeatMs } : {}),
+      ...(live.resumeWindowMs !== undefined
+        ? { resumeWindowMs: live.resumeWindowMs, replayMaxAgeMs: live.resumeWindowMs }
+        : {}),
+      maxFramesPerSecond: rate,
+      frameBurst: rate * 2,
+    },
+    policy: live.policy ?? 'wait',
+    ...(live.maxConnectionsPerPrincipal !== undefined
+      ? { maxConnectionsPerPrincipal: live.maxConnectionsPerPrincipal }
+      : {}),
+    ...(live.maxConnectionsPerAddress !== undefined
+      ? { maxConnectionsPerAddress: live.maxConnectionsPerAddress }
+      : {}),
+    addressOf: upgradeAddress(options.trustProxy ?? false),
+    logger: app.log,
+    ...demoHandlers,
+  })
+  gateway.attach(app.server, { path: '/live' })
+  return gateway
 }
 
 function registerRoute(
@@ -261,4 +340,30 @@ function registerRoute(
       })
     },
   })
+}
+
+/**
+ * The client address of a WebSocket upgrade under the same proxy trust as HTTP requests: the
+ * socket's peer, then `X-Forwarded-For` from the right, as far as the trusted hops go. (Upgrades
+ * do not pass through Fastify's router, so its `request.ip` is not there to ask.)
+ */
+export function upgradeAddress(
+  trust: boolean | number | string[],
+): (req: IncomingMessage) => string {
+  const hops = trust === true ? 1 : trust
+  return (req) => {
+    const peer = req.socket.remoteAddress ?? ''
+    if (hops === false || hops === 0) return peer
+    const header = req.headers['x-forwarded-for']
+    const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .reverse()
+    const chain = [peer, ...forwarded] // nearest first
+    if (typeof hops === 'number') return chain[Math.min(hops, chain.length - 1)] as string
+    let i = 0
+    while (i < chain.length - 1 && hops.includes(chain[i] as string)) i++
+    return chain[i] as string
+  }
 }

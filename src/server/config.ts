@@ -41,6 +41,15 @@ export interface ServerConfig {
   signingAlg: 'EdDSA' | 'ES256'
   keyRotationMs: number
   dpopNonce: boolean
+  /** Serve live sessions at /live (and the demo page at /live/demo when `liveDemo` and `web`). */
+  live: boolean
+  liveHeartbeatMs: number
+  liveResumeWindowMs: number
+  liveSlowConsumer: 'wait' | 'drop-oldest' | 'disconnect'
+  liveMaxPerPrincipal: number
+  liveMaxPerAddress: number
+  liveRate: number
+  liveDemo: boolean
   bodyLimit: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   logRequests: boolean
@@ -432,6 +441,62 @@ export const SETTINGS = [
     'require a server nonce in DPoP proofs at the token endpoints',
   ),
   setting(
+    'live',
+    'PARLEY_LIVE',
+    bool,
+    true,
+    'serve live sessions (parley.v1 over WebSocket) at /live',
+  ),
+  setting(
+    'liveHeartbeat',
+    'PARLEY_LIVE_HEARTBEAT',
+    duration(1_000, 300_000),
+    '15s',
+    'ping interval of live connections; keep it under every proxy idle timeout',
+  ),
+  setting(
+    'liveResumeWindow',
+    'PARLEY_LIVE_RESUME_WINDOW',
+    duration(0, 86_400_000),
+    '2m',
+    'how long a live session whose connection dropped may be resumed',
+  ),
+  setting(
+    'liveSlowConsumer',
+    'PARLEY_LIVE_SLOW_CONSUMER',
+    oneOf('wait', 'drop-oldest', 'disconnect'),
+    'wait',
+    'when a live outbound queue is full: wait, drop-oldest (the client sees a gap) or disconnect',
+  ),
+  setting(
+    'liveMaxPerPrincipal',
+    'PARLEY_LIVE_MAX_PER_PRINCIPAL',
+    int(1, 100_000),
+    32,
+    'live connections per principal (SEC-49)',
+  ),
+  setting(
+    'liveMaxPerAddress',
+    'PARLEY_LIVE_MAX_PER_ADDRESS',
+    int(1, 1_000_000),
+    256,
+    'live connections per client address (SEC-49)',
+  ),
+  setting(
+    'liveRate',
+    'PARLEY_LIVE_RATE',
+    int(1, 100_000),
+    100,
+    'frames per second a live client may send, sustained (SEC-49)',
+  ),
+  setting(
+    'liveDemo',
+    'PARLEY_LIVE_DEMO',
+    bool,
+    true,
+    'serve the live demo page at /live/demo (with the web pages)',
+  ),
+  setting(
     'bodyLimit',
     'PARLEY_BODY_LIMIT',
     int(1024, 1 << 20),
@@ -554,6 +619,14 @@ export function loadConfig(
     signingAlg: values.signingAlg as 'EdDSA' | 'ES256',
     keyRotationMs: values.keyRotation as number,
     dpopNonce: values.dpopNonce as boolean,
+    live: values.live as boolean,
+    liveHeartbeatMs: values.liveHeartbeat as number,
+    liveResumeWindowMs: values.liveResumeWindow as number,
+    liveSlowConsumer: values.liveSlowConsumer as ServerConfig['liveSlowConsumer'],
+    liveMaxPerPrincipal: values.liveMaxPerPrincipal as number,
+    liveMaxPerAddress: values.liveMaxPerAddress as number,
+    liveRate: values.liveRate as number,
+    liveDemo: values.liveDemo as boolean,
     bodyLimit: values.bodyLimit as number,
     logLevel: values.logLevel as ServerConfig['logLevel'],
     logRequests: values.logRequests as boolean,

@@ -1,8 +1,10 @@
 /** @module Opens the store a configuration names; each adapter is loaded only when chosen. */
+
 import { join } from 'node:path'
 import type { UserStore } from '../auth/user-store.ts'
 import { ParleyError } from '../core/errors.ts'
 import type { SessionStore } from '../core/store.ts'
+import type { LiveStore } from '../live/live-store.ts'
 import type { TokenStore } from '../tokens/token-store.ts'
 
 export interface OpenStoreOptions {
@@ -58,6 +60,15 @@ export function usersOf(store: SessionStore): UserStore {
     throw new ParleyError('ERR_CONFIG_INVALID', `the ${store.kind} store has no user store`)
   }
   return users.call(store)
+}
+
+/** The live-session store that shares the session store's connection (every built-in store has one). */
+export function liveOf(store: SessionStore): LiveStore {
+  const live = (store as SessionStore & { live?: () => LiveStore }).live
+  if (typeof live !== 'function') {
+    throw new ParleyError('ERR_CONFIG_INVALID', `the ${store.kind} store has no live-session store`)
+  }
+  return live.call(store)
 }
 
 /** The token store that shares the session store's connection (every built-in store has one). */

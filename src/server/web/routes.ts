@@ -14,6 +14,7 @@ import { readSessionToken } from '../../http/cookies.ts'
 import { checkOrigin } from '../../http/csrf.ts'
 import { clearSessionCookie, parleyFastify, setSessionCookie } from '../../http/fastify/index.ts'
 import { registerClientAssets } from './client-assets.ts'
+import { LIVE_DEMO_JS, LIVE_DEMO_PAGE } from './live-demo.ts'
 import { ACCOUNT_PAGE, SIGN_IN_PAGE, SIGN_UP_PAGE } from './pages.ts'
 import { APP_JS } from './script.ts'
 import { STYLE_CSS } from './style.ts'
@@ -25,6 +26,8 @@ export interface WebOptions {
   origins: string[]
   cookie?: CookieOptions
   trustProxy?: boolean
+  /** Serve the live demo page at /live/demo (the gateway must be on). */
+  liveDemo?: boolean
 }
 
 /** SEC-23: no inline script, no framing, no third-party anything. */
@@ -132,6 +135,12 @@ export async function webRoutes(app: FastifyInstance, options: WebOptions): Prom
       reply.type('text/css; charset=utf-8').send(STYLE_CSS),
     )
     registerClientAssets(scope) // parley/client as JavaScript, for pages of this origin
+    if (options.liveDemo) {
+      scope.get('/live/demo', page(LIVE_DEMO_PAGE))
+      scope.get('/assets/live-demo.js', async (_r, reply) =>
+        reply.type('text/javascript; charset=utf-8').send(LIVE_DEMO_JS),
+      )
+    }
 
     scope.post(
       '/auth/sign-up',

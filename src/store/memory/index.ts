@@ -28,6 +28,7 @@ import {
   type UpdatePatch,
 } from '../../core/store.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
+import { MemoryLiveStore } from './live.ts'
 import { MemoryTokenStore } from './tokens.ts'
 import { MemoryUserStore } from './users.ts'
 
@@ -48,6 +49,7 @@ export class MemoryStore implements SessionStore {
   #apiKeys = new Map<string, ApiKeyRecord>()
   #users: MemoryUserStore | undefined
   #tokens: MemoryTokenStore | undefined
+  #live: MemoryLiveStore | undefined
 
   async init(): Promise<void> {}
   async close(): Promise<void> {}
@@ -63,6 +65,12 @@ export class MemoryStore implements SessionStore {
   tokens(): MemoryTokenStore {
     this.#tokens ??= new MemoryTokenStore()
     return this.#tokens
+  }
+
+  /** The live-session store beside this store: one instance; its audit events land in this store. */
+  live(): MemoryLiveStore {
+    this.#live ??= new MemoryLiveStore((event) => this.#append(event))
+    return this.#live
   }
 
   async create(input: CreateInput): Promise<CreateResult> {
@@ -258,5 +266,6 @@ export class MemoryStore implements SessionStore {
     this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
   }
 }
+export { MemoryLiveStore } from './live.ts'
 export { MemoryTokenStore } from './tokens.ts'
 export { MemoryUserStore } from './users.ts'

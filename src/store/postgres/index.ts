@@ -35,12 +35,20 @@ import {
   toInt,
 } from './codec.ts'
 import { configError, createPool, type Query, runQuery, runTransaction } from './connection.ts'
+import { PostgresLiveStore } from './live.ts'
 import { migrate } from './migrations.ts'
 import { isValidSchemaName, type Statements, statements } from './sql.ts'
 import { PostgresTokenStore } from './tokens.ts'
 import { PostgresUserStore } from './users.ts'
 
-export { MIGRATIONS, SCHEMA_VERSION, TOKEN_MIGRATIONS, USER_MIGRATIONS } from './migrations.ts'
+export { PostgresLiveStore, type PostgresLiveStoreOptions } from './live.ts'
+export {
+  LIVE_MIGRATIONS,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  TOKEN_MIGRATIONS,
+  USER_MIGRATIONS,
+} from './migrations.ts'
 export { PostgresTokenStore, type PostgresTokenStoreOptions } from './tokens.ts'
 export { PostgresUserStore, type PostgresUserStoreOptions } from './users.ts'
 
@@ -104,6 +112,7 @@ export class PostgresStore implements SessionStore {
   #closed = false
   #users: PostgresUserStore | undefined
   #tokens: PostgresTokenStore | undefined
+  #live: PostgresLiveStore | undefined
   /** An idle client whose connection drops is removed by the pool; the next query reconnects. */
   readonly #onPoolError = (_err: Error): void => {}
 
@@ -151,6 +160,16 @@ export class PostgresStore implements SessionStore {
   tokens(): PostgresTokenStore {
     this.#tokens ??= new PostgresTokenStore({ pool: this.#pool, schema: this.schema })
     return this.#tokens
+  }
+
+  /**
+   * The live-session store in this store's schema, on its pool (one instance per store); its audit
+   * events go to this store's events table in the same transaction. Its `init()` (or first use)
+   * applies the live tables' migrations; its `close()` leaves the pool open.
+   */
+  live(): PostgresLiveStore {
+    this.#live ??= new PostgresLiveStore({ pool: this.#pool, schema: this.schema })
+    return this.#live
   }
 
   /** Ends the pool the store created; a pool passed in is left open for its owner. */

@@ -148,6 +148,72 @@ export const TOKEN_MIGRATIONS: readonly Migration[] = [
   },
 ]
 
+/**
+ * The live-session store's step: `PostgresLiveStore.init()` (or its first use) applies it, with
+ * MIGRATIONS (its audit events go to `events`). Same sequence and schema_migrations table as the
+ * lists above. Rows not ended are indexed by principal, session and expiry; ended ones by ended_at.
+ */
+export const LIVE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 4,
+    name: 'live sessions, replay buffers, checkpoints and calls',
+    up: (q) => [
+      `CREATE TABLE ${q}.live_sessions (
+        id text PRIMARY KEY,
+        session_id text NOT NULL,
+        principal text NOT NULL,
+        token_hash text NOT NULL,
+        gen integer NOT NULL,
+        mode text NOT NULL,
+        turn text,
+        state text NOT NULL CHECK (state IN ('open', 'suspended', 'ended')),
+        created_at bigint NOT NULL,
+        suspended_at bigint,
+        expires_at bigint NOT NULL,
+        end_reason text,
+        ended_at bigint,
+        out_seq bigint NOT NULL,
+        out_acked bigint NOT NULL,
+        out_lost_to bigint NOT NULL,
+        out_lost_reason text,
+        in_last bigint NOT NULL
+      )`,
+      `CREATE INDEX live_sessions_principal ON ${q}.live_sessions (principal) WHERE state <> 'ended'`,
+      `CREATE INDEX live_sessions_session ON ${q}.live_sessions (session_id) WHERE state <> 'ended'`,
+      `CREATE INDEX live_sessions_expiry ON ${q}.live_sessions (expires_at) WHERE state <> 'ended'`,
+      `CREATE INDEX live_sessions_ended ON ${q}.live_sessions (ended_at) WHERE state = 'ended'`,
+      `CREATE TABLE ${q}.live_messages (
+        live_id text NOT NULL,
+        seq bigint NOT NULL,
+        json text NOT NULL,
+        bytes integer NOT NULL,
+        at bigint NOT NULL,
+        PRIMARY KEY (live_id, seq)
+      )`,
+      `CREATE TABLE ${q}.live_checkpoints (
+        live_id text NOT NULL,
+        id text NOT NULL,
+        n bigint GENERATED ALWAYS AS IDENTITY,
+        by_side text NOT NULL,
+        out_seq bigint NOT NULL,
+        in_seq bigint NOT NULL,
+        state text,
+        at bigint NOT NULL,
+        PRIMARY KEY (live_id, id)
+      )`,
+      `CREATE TABLE ${q}.live_calls (
+        live_id text NOT NULL,
+        call_id text NOT NULL,
+        gen integer NOT NULL,
+        outcome text,
+        until bigint NOT NULL,
+        PRIMARY KEY (live_id, call_id)
+      )`,
+      `CREATE INDEX live_calls_until ON ${q}.live_calls (until)`,
+    ],
+  },
+]
+
 /** The newest schema version of the session store (MIGRATIONS). */
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

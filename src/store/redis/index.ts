@@ -54,6 +54,7 @@ import {
   principalKey,
 } from './codec.ts'
 import { OwnedClient, type RedisClientLike, toParleyError } from './connection.ts'
+import { RedisLiveStore } from './live.ts'
 import {
   ALL_SCRIPTS,
   APPEND_EVENT,
@@ -75,6 +76,7 @@ import { RedisTokenStore } from './tokens.ts'
 import { RedisUserStore } from './users.ts'
 
 export type { RedisClientLike } from './connection.ts'
+export { LIVE_EXPIRY_MARGIN_MS, type RedisLiveConnection, RedisLiveStore } from './live.ts'
 export { type RedisTokenConnection, RedisTokenStore, TOKEN_EXPIRY_MARGIN_MS } from './tokens.ts'
 export { type RedisUserConnection, RedisUserStore } from './users.ts'
 
@@ -144,6 +146,7 @@ export class RedisStore implements SessionStore {
   readonly #ttl: string
   #users: RedisUserStore | undefined
   #tokens: RedisTokenStore | undefined
+  #live: RedisLiveStore | undefined
   readonly #onError = (_err: Error): void => {
     // Connection errors are reported to callers as ERR_STORE_UNAVAILABLE; the client reconnects.
   }
@@ -217,6 +220,21 @@ export class RedisStore implements SessionStore {
       send: (args) => this.#send(args),
     })
     return this.#tokens
+  }
+
+  /**
+   * The live-session store under this store's prefix, on its client (one instance per store); its
+   * audit events go to this store's event streams. Its `init()` opens this store when needed; its
+   * `close()` leaves the connection open.
+   */
+  live(): RedisLiveStore {
+    this.#live ??= new RedisLiveStore({
+      prefix: this.prefix,
+      endedTtl: this.#ttl,
+      open: () => this.init(),
+      send: (args) => this.#send(args),
+    })
+    return this.#live
   }
 
   /** Closes the client if the store made it; an existing client is left to its owner. */

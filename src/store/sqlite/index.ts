@@ -32,10 +32,12 @@ import {
   type UpdatePatch,
 } from '../../core/store.ts'
 import { arrayToRecord, COLUMNS, type Row, toApiKey, toEvent, toRecord, wrap } from './codec.ts'
+import { SqliteLiveStore } from './live.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { SqliteTokenStore } from './tokens.ts'
 import { SqliteUserStore } from './users.ts'
 
+export { LIVE_MIGRATIONS, type SqliteLiveConnection, SqliteLiveStore } from './live.ts'
 export { type SqliteTokenConnection, SqliteTokenStore } from './tokens.ts'
 export { type SqliteUserConnection, SqliteUserStore } from './users.ts'
 
@@ -73,6 +75,7 @@ export class SqliteStore implements SessionStore {
   #getStmt: StatementSync | null = null
   #users: SqliteUserStore | undefined
   #tokens: SqliteTokenStore | undefined
+  #live: SqliteLiveStore | undefined
 
   constructor(options: SqliteStoreOptions = {}) {
     this.#options = {
@@ -140,6 +143,20 @@ export class SqliteStore implements SessionStore {
       database: () => this.#database(),
     })
     return this.#tokens
+  }
+
+  /**
+   * The live-session store in this database file, on this store's connection (one instance per
+   * store); its audit events go to this store's events table in the same transaction. Its `init()`
+   * (or first use) opens this store when needed; its `close()` leaves the connection open.
+   */
+  live(): SqliteLiveStore {
+    this.#live ??= new SqliteLiveStore({
+      open: () => this.init(),
+      database: () => this.#database(),
+      appendEvent: (event) => this.#append(event),
+    })
+    return this.#live
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,140 @@
+/**
+ * @module The contract of a live-session store: what a live session needs to survive a reconnect,
+ * a restart, or a failover to another process (`store.live()` on every Parley store).
+ *
+ * A live session belongs to one Parley session (`sessionId`); ending that session ends its live
+ * sessions with the same reason. Its durable state is the server side of the engine's
+ * `PeerState`: the server's outbound replay buffer, the acks both ways, the turn, confirmed
+ * checkpoints and RPC outcomes. The gateway commits an engine delta before it writes the frames
+ * it produced, so what a client saw acknowledged is always in the store.
+ *
+ * Fencing: `gen` rises by one at every resume. A commit names the `gen` it was made under; a
+ * commit under an older `gen` changes nothing and reports `false` (that connection was superseded,
+ * perhaps on another process, and closes with 4104).
+ *
+ * Secrets: only the SHA-256 hash of the resume token is stored (SEC-48). Payloads are stored as
+ * the application's JSON text.
+ */
+
+import type { ActionContext, EndReason } from '../core/session.ts'
+import type { BufferedMessage, CallOutcome, Checkpoint } from './engine/types.ts'
+import type { DialogMode, GapReason, Side } from './protocol/frames.ts'
+
+export type LiveState = 'open' | 'suspended' | 'ended'
+
+/** A live session as stored. */
+export interface LiveRecord {
+  /** The live session id (`welcome.sid`): 128 bits from the CSPRNG, base64url. */
+  id: string
+  /** The Parley session it belongs to. */
+  sessionId: string
+  principal: string
+  /** SHA-256 (base64url) of the current resume token; the token itself is never stored. */
+  tokenHash: string
+  /** Fencing generation: 1 at creation, +1 at every successful resume. */
+  gen: number
+  mode: DialogMode
+  /** Turn holder (half) or sending side (simplex); null in full duplex. */
+  turn: Side | null
+  state: LiveState
+  createdAt: number
+  /** When the transport was last lost (null while open). */
+  suspendedAt: number | null
+  /**
+   * When the sweeper may end it with `resume_window_expired`: while suspended,
+   * suspendedAt + resumeWindowMs; while open, a lease the owning process renews (so a process
+   * killed with its sessions open still has them ended on time).
+   */
+  expiresAt: number
+  endReason: EndReason | null
+  endedAt: number | null
+  /** Last seq the server assigned. */
+  outSeq: number
+  /** The client's cumulative ack of the server's stream. */
+  outAcked: number
+  /** Highest server seq evicted without the client's ack (0: none), and why. */
+  outLostTo: number
+  outLostReason: GapReason | null
+  /** Highest contiguous client seq the server received. */
+  inLast: number
+}
+
+/** One atomic, fenced write of an engine delta and of state changes. */
+export interface LiveCommit {
+  id: string
+  gen: number
+  /** New outbound messages (seq ascending, each > the stored outSeq). */
+  append?: BufferedMessage[]
+  outAcked?: number
+  outLostTo?: number
+  outLostReason?: GapReason | null
+  inLast?: number
+  turn?: Side | null
+  /** Confirmed checkpoints to add (ids are unique per live session; adding one again is a no-op). */
+  checkpoints?: Checkpoint[]
+  /** Checkpoint ids to delete. */
+  dropCheckpoints?: string[]
+  /** State change: `suspended` sets suspendedAt = at; `open` clears it. */
+  state?: 'open' | 'suspended'
+  /** New expiresAt (lease renewal, or suspendedAt + resumeWindowMs). */
+  expiresAt?: number
+  at: number
+}
+
+/** The outcome of `resume()`. */
+export type ResumeOutcome =
+  /** The token matched: the record now has the new token hash, gen + 1, state open. */
+  | { ok: true; record: LiveRecord }
+  /** Unknown id, or the token hash does not match (stale, foreign, reused): nothing changed. */
+  | { ok: false; reason: 'invalid' }
+  /** The live session has ended: nothing changed. */
+  | { ok: false; reason: 'ended'; endReason: EndReason }
+
+/** Exactly-once RPC: what a call id has become on this live session. */
+export type CallClaim =
+  /** Never seen: it is now recorded as running under this gen; run it, then `finishCall`. */
+  | { state: 'new' }
+  /** Seen, still running under `gen` (if that gen is older than the current one, it was interrupted by a failover). */
+  | { state: 'running'; gen: number }
+  /** Seen and answered: send this outcome again. */
+  | { state: 'done'; outcome: CallOutcome }
+
+export interface LiveStore {
+  /** Records a new live session (state open, gen 1) and appends a `live.started` audit event. */
+  create(record: LiveRecord, context: ActionContext): Promise<void>
+  get(id: string): Promise<LiveRecord | null>
+  /**
+   * Atomically checks `tokenHash` against the stored hash and that the session has not ended;
+   * on a match stores `newTokenHash`, gen + 1, state open, suspendedAt null, expiresAt.
+   * A mismatch changes nothing (SEC-48: the legitimate holder is not disturbed).
+   */
+  resume(
+    id: string,
+    input: { tokenHash: string; newTokenHash: string; expiresAt: number; at: number },
+  ): Promise<ResumeOutcome>
+  /** Applies each commit atomically; returns, per commit, false when its gen is stale or the session ended. */
+  commit(commits: LiveCommit[]): Promise<boolean[]>
+  /** Stored outbound messages with seq > after, ascending, at most `limit`. */
+  messages(id: string, after: number, limit: number): Promise<BufferedMessage[]>
+  /** Confirmed checkpoints, oldest first. */
+  checkpoints(id: string): Promise<Checkpoint[]>
+  /** Claims a call id for execution (see CallClaim). Ids are kept until `until`. */
+  claimCall(id: string, callId: string, gen: number, until: number): Promise<CallClaim>
+  /** Records the outcome of a claimed call (kept until `until`). */
+  finishCall(id: string, callId: string, outcome: CallOutcome, until: number): Promise<void>
+  /**
+   * Ends a live session once: state ended, the reason and time recorded, buffers, checkpoints and
+   * calls deleted, a `live.ended` audit event appended. Returns the ended record, or null when it
+   * was unknown or had already ended (the first reason stays).
+   */
+  end(id: string, reason: EndReason, context: ActionContext): Promise<LiveRecord | null>
+  /** Live sessions of a Parley session that have not ended. */
+  listBySession(sessionId: string): Promise<LiveRecord[]>
+  /** Live sessions of a principal that have not ended (for the per-principal bound). */
+  countByPrincipal(principal: string): Promise<number>
+  /**
+   * Ends (with `resume_window_expired`) up to `limit` live sessions whose expiresAt <= now and
+   * returns them; also deletes expired call records and ended sessions older than `purgeBefore`.
+   */
+  sweep(now: number, limit: number, purgeBefore: number): Promise<LiveRecord[]>
+}

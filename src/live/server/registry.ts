@@ -1,0 +1,90 @@
+/** @module Bookkeeping of one gateway: live sessions by id and by Parley session, connection counts. */
+
+/** Counts per key, dropping a key when it reaches zero (no unbounded map of stale keys). */
+export class Counter {
+  readonly #counts = new Map<string, number>()
+
+  get(key: string): number {
+    return this.#counts.get(key) ?? 0
+  }
+
+  add(key: string): number {
+    const n = this.get(key) + 1
+    this.#counts.set(key, n)
+    return n
+  }
+
+  remove(key: string): void {
+    const n = this.get(key) - 1
+    if (n <= 0) this.#counts.delete(key)
+    else this.#counts.set(key, n)
+  }
+
+  get size(): number {
+    return this.#counts.size
+  }
+}
+
+/** What the registry needs to know of a live session. */
+export interface Registered {
+  readonly id: string
+  readonly sessionId: string
+}
+
+/**
+ * Live sessions this process holds (open or suspended), indexed by live id and by Parley session
+ * id, plus the connection counts the limits of SEC-49 apply to.
+ *
+ * @example
+ * registry.add(live); registry.bySession('sess-id') // [live]
+ */
+export class Registry<T extends Registered> {
+  readonly #byId = new Map<string, T>()
+  readonly #bySession = new Map<string, Set<T>>()
+  /** Open connections (welcomed) per principal. */
+  readonly principals = new Counter()
+  /** Connections per client address, handshakes included. */
+  readonly addresses = new Counter()
+  /** Connections that have not been welcomed yet. */
+  handshakes = 0
+
+  get(id: string): T | undefined {
+    return this.#byId.get(id)
+  }
+
+  add(live: T): void {
+    this.#byId.set(live.id, live)
+    let set = this.#bySession.get(live.sessionId)
+    if (set === undefined) {
+      set = new Set()
+      this.#bySession.set(live.sessionId, set)
+    }
+    set.add(live)
+  }
+
+  delete(live: T): void {
+    if (this.#byId.get(live.id) !== live) return
+    this.#byId.delete(live.id)
+    const set = this.#bySession.get(live.sessionId)
+    set?.delete(live)
+    if (set?.size === 0) this.#bySession.delete(live.sessionId)
+  }
+
+  /** Live sessions of a Parley session held here. */
+  bySession(sessionId: string): T[] {
+    return [...(this.#bySession.get(sessionId) ?? [])]
+  }
+
+  /** Parley session ids that have live sessions here. */
+  sessionIds(): string[] {
+    return [...this.#bySession.keys()]
+  }
+
+  all(): IterableIterator<T> {
+    return this.#byId.values()
+  }
+
+  get size(): number {
+    return this.#byId.size
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * @module What every LiveStore adapter shares and no driver is needed for: the audit events of a
+ * live session, the constant-time token-hash check (SEC-48), limits and the sweep's reason.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import type { ActionContext, AuditEventInput, EndReason, EventType } from '../core/session.ts'
+import type { LiveCommit, LiveRecord } from '../live/live-store.ts'
+
+/** Why the sweeper ends a live session whose resume window (or open lease) ran out. */
+export const SWEEP_REASON: EndReason = 'resume_window_expired'
+
+/** The most a batch (sweep, messages) reads at once: beyond, the caller asks again. */
+export const MAX_LIVE_BATCH = 1_000_000
+
+/**
+ * An audit event about a live session. It is filed under the Parley session it belongs to
+ * (`sessionId`), so it is found, and purged, with that session's events; `detail.live` names the
+ * live session, `detail.gen` its generation at the time. Never holds a token or a payload.
+ */
+export function liveEvent(
+  type: Extract<EventType, 'live.started' | 'live.resumed' | 'live.ended'>,
+  record: Pick<LiveRecord, 'id' | 'sessionId' | 'principal' | 'gen'>,
+  ctx: ActionContext,
+  reason: EndReason | null = null,
+): AuditEventInput {
+  return {
+    at: ctx.at,
+    type,
+    sessionId: record.sessionId,
+    principal: record.principal,
+    reason,
+    actor: ctx.actor ?? null,
+    ip: ctx.ip ?? null,
+    userAgent: ctx.userAgent ?? null,
+    detail: { live: record.id, gen: record.gen },
+  }
+}
+
+/** Who resumes a live session: the holder of its resume token. */
+export const RESUME_ACTOR = 'principal'
+
+/**
+ * Whether two token hashes are equal, in time that does not depend on where they differ (SEC-48).
+ * Their length is public (every hash is a base64url SHA-256), so unequal lengths fail at once.
+ */
+export function sameHash(stored: string, given: string): boolean {
+  if (typeof stored !== 'string' || typeof given !== 'string') return false
+  const a = Buffer.from(stored, 'utf8')
+  const b = Buffer.from(given, 'utf8')
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** A count or limit as a whole number from 0 to MAX_LIVE_BATCH (NaN and negatives are 0). */
+export function toBatch(limit: number): number {
+  if (Number.isNaN(limit) || limit <= 0) return 0
+  return Math.min(Math.floor(limit), MAX_LIVE_BATCH)
+}
+
+/**
+ * Sets on `r` the fields a commit gives beside its messages and checkpoints: acks, the lost range,
+ * inLast, turn, state (`suspended` sets suspendedAt = at, `open` clears it) and expiresAt.
+ */
+export function applyFields(r: LiveRecord, c: LiveCommit): void {
+  if (c.outAcked !== undefined) r.outAcked = c.outAcked
+  if (c.outLostTo !== undefined) r.outLostTo = c.outLostTo
+  if (c.outLostReason !== undefined) r.outLostReason = c.outLostReason
+  if (c.inLast !== undefined) r.inLast = c.inLast
+  if (c.turn !== undefined) r.turn = c.turn
+  if (c.state === 'suspended') {
+    r.state = 'suspended'
+    r.suspendedAt = c.at
+  } else if (c.state === 'open') {
+    r.state = 'open'
+    r.suspendedAt = null
+  }
+  if (c.expiresAt !== undefined) r.expiresAt = c.expiresAt
+}
+
+/** Whether an id can be stored and compared exactly everywhere: well-formed Unicode, no NUL. */
+export function storableId(id: unknown): id is string {
+  return typeof id === 'string' && id.isWellFormed() && !id.includes('\u0000')
+}
