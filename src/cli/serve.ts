@@ -5,6 +5,9 @@ import { describeStore, liveOf, openStore, originsOf, usersOf } from '../server/
 import { loadSecret } from '../server/secret.ts'
 import { addConfigOptions, configFrom } from './options.ts'
 
+/** The idle timeout of common load balancers and proxies (AWS ALB, nginx `proxy_read_timeout`). */
+const LB_IDLE_TIMEOUT_MS = 60_000
+
 export function registerServe(program: Command): void {
   addConfigOptions(
     program
@@ -90,6 +93,14 @@ export function registerServe(program: Command): void {
     if (!keys.some((k) => k.revokedAt === null)) {
       app.log.warn(
         'no API key yet: create one with `parley keys create --name my-backend` to use the /v1 API',
+      )
+    }
+    if (config.live && config.liveHeartbeatMs > LB_IDLE_TIMEOUT_MS / 2) {
+      // A load balancer drops a connection that stays silent longer than its idle timeout (60 s
+      // on AWS ALB and nginx by default): heartbeats must come well within it.
+      app.log.warn(
+        { liveHeartbeatMs: config.liveHeartbeatMs },
+        'live heartbeat is over 30s: common proxies close connections idle for 60s; lower --live-heartbeat if one is in front',
       )
     }
     const address = await app.listen({ host: config.host, port })

@@ -56,7 +56,7 @@ connection or reload the page: the session resumes and nothing is lost or shown 
 `
 
 /** The page's script: an ES module importing the SDK from /assets/client/. Renders with textContent only. */
-export const LIVE_DEMO_JS = `import { LiveClient, localLiveStorage } from '/assets/client/index.js';
+export const LIVE_DEMO_JS = `import { BrowserLiveStorage, LiveClient } from '/assets/client/index.js';
 const $ = (sel) => document.querySelector(sel);
 const KEY = 'parley-live-demo';
 const MAX_LINES = 500;
@@ -87,7 +87,7 @@ for (const text of demo.lines) { const li = document.createElement('li'); li.tex
 if (demo.checkpoint) { demo.restoredFrom = demo.checkpoint.id; save(); }
 
 const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/live';
-const live = new LiveClient({ url, credential: () => 'cookie', name: 'demo', storage: localLiveStorage() });
+const live = new LiveClient({ url, credential: () => 'cookie', name: 'demo', storage: new BrowserLiveStorage() });
 window.live = live;
 let sinceCheckpoint = 0; let checkpoints = demo.checkpoint ? Number(demo.checkpoint.id.slice(3)) : 0;
 function maybeCheckpoint(force) {
@@ -96,7 +96,7 @@ function maybeCheckpoint(force) {
   sinceCheckpoint = 0;
   const id = 'cp-' + (++checkpoints);
   const state = { echoes: demo.echoes.length, ticks: demo.ticks.length, sent: demo.sent.length };
-  try { live.checkpoint(id, state); } catch (e) { say(String(e.message || e)); }
+  live.checkpoint(id, state).catch((e) => say('checkpoint ' + id + ': ' + String(e.message || e)));
 }
 live.on('state', (e) => { $('#state').textContent = e.state; });
 live.on('resumed', () => { demo.resumes++; save(); line('resumed the session'); render(live); });
