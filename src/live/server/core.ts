@@ -73,6 +73,7 @@ export class GatewayCore implements SessionHost {
       store: this.store,
       clock: this.clock,
       resumeWindowMs: l.resumeWindowMs,
+      leaseMs: openLeaseMs(l),
       superseded: (live, conn) => void this.#superseded(live, conn),
       storeFailed: (live, conn, err) => this.#storeFailed(live, conn, err),
       suspended: (live) => this.#suspended(live),
@@ -162,6 +163,9 @@ export class GatewayCore implements SessionHost {
     conn.pingAt = now
     conn.send({ t: 'ping', n: conn.pingN })
     conn.timer = this.wheel.schedule(now + this.limits.heartbeatMs, () => this.#beat(conn))
+    // An idle open session renews its store lease here (the flusher writes it only past half of
+    // the window), or the sweeper would end it as if its process had died.
+    if (live.expiresAt - now < openLeaseMs(this.limits) / 2) this.markDirty(live)
     void this.#checkAndTouch(live)
   }
 
@@ -320,4 +324,12 @@ export class GatewayCore implements SessionHost {
       this.#suspended(live)
     }
   }
+}
+
+/**
+ * The store lease of an open live session: if its process dies, the sweeper ends it this long
+ * after the last renewal (two missed heartbeats, then the resume window).
+ */
+export function openLeaseMs(limits: Pick<LiveLimits, 'resumeWindowMs' | 'heartbeatMs'>): number {
+  return limits.resumeWindowMs + 2 * limits.heartbeatMs
 }

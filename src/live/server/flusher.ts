@@ -16,6 +16,8 @@ export interface FlushHost {
   readonly store: LiveStore
   readonly clock: Clock
   readonly resumeWindowMs: number
+  /** The lease of an open session in the store (renewed past half of it). */
+  readonly leaseMs: number
   /** The store refused a commit (stale gen or ended): another process holds it, or it ended. */
   superseded(live: LiveSession, conn: Connection | null): void
   /** The store failed: close with 4005 (resumable). */
@@ -110,9 +112,9 @@ export class Flusher {
         write = true
         commit.state = live.pendingState
         commit.expiresAt = now + window
-      } else if (live.state === 'open' && live.expiresAt - now < window / 2) {
+      } else if (live.state === 'open' && live.expiresAt - now < this.#host.leaseMs / 2) {
         write = true // renew the lease rarely: only past half of it
-        commit.expiresAt = now + window
+        commit.expiresAt = now + this.#host.leaseMs
       }
       items.push({ live, conn: live.conn, gen: live.gen, frames, commit: write ? commit : null })
     }

@@ -10,7 +10,7 @@ import type { LiveRecord, LiveStore } from '../live-store.ts'
 import type { HelloFrame, ResumeRequest, WelcomeFrame } from '../protocol/index.ts'
 import { authenticate } from './auth.ts'
 import type { Connection } from './connection.ts'
-import type { GatewayCore } from './core.ts'
+import { type GatewayCore, openLeaseMs } from './core.ts'
 import { LiveSession } from './live-session.ts'
 
 /** A new resume token: the resume prefix and 256 bits from the CSPRNG, base64url. */
@@ -103,7 +103,7 @@ async function fresh(
     state: 'open',
     createdAt: now,
     suspendedAt: null,
-    expiresAt: now + l.resumeWindowMs,
+    expiresAt: now + openLeaseMs(l),
     endReason: null,
     endedAt: null,
     outSeq: 0,
@@ -178,7 +178,7 @@ async function resumeWith(
     outcome = await core.store.resume(req.sid, {
       tokenHash: hashResumeToken(req.token),
       newTokenHash: hashResumeToken(token),
-      expiresAt: now + l.resumeWindowMs,
+      expiresAt: now + openLeaseMs(l),
       at: now,
     })
   } catch (err) {
