@@ -209,6 +209,9 @@ export class LiveClient {
       const replayedOut = before.outBuffer.filter((m) => m.seq > w.last).length
       const replayedInAfter = before.inLast
       this.#events.emit('resumed', { sid: w.sid, replayedOut, replayedInAfter, restored })
+      // Proves at once that the new resume token arrived: the server then stops accepting the
+      // previous one, which it keeps only in case this welcome was lost (protocol.md sec. 4).
+      this.#link.send({ t: 'ack', ack: before.inLast })
     }
     for (const op of this.#waiting.splice(0)) op.run(session)
     if (this.#closing) this.#bye()
@@ -294,6 +297,7 @@ export class LiveClient {
       handlers: this.#handlers,
       manualCheckpoints: o.manualCheckpoints,
       manualResyncs: o.manualResyncs,
+      scheduler: o.scheduler,
       save: (peer) => this.#resume.save(peer),
       write: (frames) => {
         for (const frame of frames) this.#link.send(frame)

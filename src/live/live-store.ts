@@ -14,6 +14,14 @@
  *
  * Secrets: only the SHA-256 hash of the resume token is stored (SEC-48). Payloads are stored as
  * the application's JSON text.
+ *
+ * Token grace: a resume rotates the token before the client has received the `welcome` that
+ * carries the new one. Until the gateway confirms the client holds it (a commit with
+ * `confirmToken`), the record also keeps the hash that was current before that rotation
+ * (`prevTokenHash`), and `resume()` accepts either. A token two rotations old never resumes.
+ *
+ * Expiry (SEC-48, "an ended session never validates again"): `resume()` never revives a record
+ * whose expiresAt has passed, sweeper or not; it ends it in the same atomic step.
  */
 
 import type { ActionContext, EndReason } from '../core/session.ts'
@@ -31,6 +39,12 @@ export interface LiveRecord {
   principal: string
   /** SHA-256 (base64url) of the current resume token; the token itself is never stored. */
   tokenHash: string
+  /**
+   * SHA-256 (base64url) of the token that was current before the last resume, while the client
+   * has not been seen to hold the current one (null at creation and once a commit with
+   * `confirmToken` applied). `resume()` accepts it as well as `tokenHash`.
+   */
+  prevTokenHash: string | null
   /** Fencing generation: 1 at creation, +1 at every successful resume. */
   gen: number
   mode: DialogMode
@@ -78,6 +92,11 @@ export interface LiveCommit {
   state?: 'open' | 'suspended'
   /** New expiresAt (lease renewal, or suspendedAt + resumeWindowMs). */
   expiresAt?: number
+  /**
+   * The client proved it holds the current token (it sent a frame after the `welcome` carrying
+   * it): clears `prevTokenHash`, so the previous token no longer resumes.
+   */
+  confirmToken?: true
   at: number
 }
 
@@ -85,9 +104,15 @@ export interface LiveCommit {
 export type ResumeOutcome =
   /** The token matched: the record now has the new token hash, gen + 1, state open. */
   | { ok: true; record: LiveRecord }
-  /** Unknown id, or the token hash does not match (stale, foreign, reused): nothing changed. */
+  /**
+   * Unknown id, or the token hash matches neither the current nor the (unconfirmed) previous
+   * one (stale, foreign, reused): nothing changed, nothing revealed.
+   */
   | { ok: false; reason: 'invalid' }
-  /** The live session has ended: nothing changed. */
+  /**
+   * The token matched but the live session has ended (nothing changed), or its expiresAt had
+   * passed: then this resume ended it, with `resume_window_expired` (SEC-48).
+   */
   | { ok: false; reason: 'ended'; endReason: EndReason }
 
 /** Exactly-once RPC: what a call id has become on this live session. */
@@ -100,13 +125,26 @@ export type CallClaim =
   | { state: 'done'; outcome: CallOutcome }
 
 export interface LiveStore {
-  /** Records a new live session (state open, gen 1) and appends a `live.started` audit event. */
+  /**
+   * Records a new live session (state open, gen 1; prevTokenHash is stored null whatever the
+   * record says: a new token has nothing before it) and appends a `live.started` audit event.
+   */
   create(record: LiveRecord, context: ActionContext): Promise<void>
   get(id: string): Promise<LiveRecord | null>
   /**
-   * Atomically checks `tokenHash` against the stored hash and that the session has not ended;
-   * on a match stores `newTokenHash`, gen + 1, state open, suspendedAt null, expiresAt.
-   * A mismatch changes nothing (SEC-48: the legitimate holder is not disturbed).
+   * One atomic step, in this order:
+   * 1. `tokenHash` is compared (constant time) with the stored `tokenHash` and, while it is set,
+   *    `prevTokenHash`. Neither matches (or the id is unknown): `invalid`, nothing changed
+   *    (SEC-48: the legitimate holder is not disturbed, nothing is revealed).
+   * 2. Ended: `ended` with its reason, nothing changed.
+   * 3. `expiresAt <= at` (window or lease run out, no sweeper came): the record is ended here as
+   *    the sweeper would (reason `resume_window_expired`, endedAt = expiresAt, buffers,
+   *    checkpoints and calls deleted, `live.ended` recorded with actor `system`), and the outcome
+   *    is `ended` with `resume_window_expired`.
+   * 4. Otherwise: stores `newTokenHash`, gen + 1, state open, suspendedAt null, expiresAt, and
+   *    records `live.resumed`. A match on the current hash sets prevTokenHash to it (the client
+   *    may not receive the new token); a match on prevTokenHash keeps it (the token it replaced
+   *    was never confirmed, and is discarded).
    */
   resume(
     id: string,

@@ -309,7 +309,9 @@ function startLive(
       : {}),
     addressOf: upgradeAddress(options.trustProxy ?? false),
     logger: app.log,
-    ...demoHandlers,
+    // The demo is the application of `parley serve`; without it, messages are acknowledged and
+    // calls answered `unknown_method` (embed the gateway to run your own: docs/live.md).
+    ...(live.demo === false ? {} : demoHandlers),
   })
   gateway.attach(app.server, { path: '/live' })
   return gateway

@@ -58,7 +58,8 @@ export function toBatch(limit: number): number {
 
 /**
  * Sets on `r` the fields a commit gives beside its messages and checkpoints: acks, the lost range,
- * inLast, turn, state (`suspended` sets suspendedAt = at, `open` clears it) and expiresAt.
+ * inLast, turn, state (`suspended` sets suspendedAt = at, `open` clears it), expiresAt, and
+ * `confirmToken` (clears prevTokenHash).
  */
 export function applyFields(r: LiveRecord, c: LiveCommit): void {
   if (c.outAcked !== undefined) r.outAcked = c.outAcked
@@ -74,7 +75,49 @@ export function applyFields(r: LiveRecord, c: LiveCommit): void {
     r.suspendedAt = null
   }
   if (c.expiresAt !== undefined) r.expiresAt = c.expiresAt
+  if (c.confirmToken === true) r.prevTokenHash = null
 }
+
+/** Which stored hash a resume's token hash matched (both compared, in constant time). */
+export type TokenMatch = 'current' | 'previous' | null
+
+/** Matches `given` against the current and, while set, the previous token hash (SEC-48). */
+export function matchToken(
+  r: Pick<LiveRecord, 'tokenHash' | 'prevTokenHash'>,
+  given: string,
+): TokenMatch {
+  const current = sameHash(r.tokenHash, given)
+  const previous = r.prevTokenHash !== null && sameHash(r.prevTokenHash, given)
+  return current ? 'current' : previous ? 'previous' : null
+}
+
+/** Whether a resume at `at` finds the record's window or lease run out (SEC-48). */
+export const expiredAt = (r: Pick<LiveRecord, 'state' | 'expiresAt'>, at: number): boolean =>
+  r.state !== 'ended' && r.expiresAt <= at
+
+/**
+ * Applies a successful resume to `r` (already matched, not ended, not expired): rotates the
+ * token (a match on the current hash keeps it as prevTokenHash; on the previous one, prev stays),
+ * gen + 1, state open, suspendedAt null, expiresAt.
+ */
+export function applyResume(
+  r: LiveRecord,
+  match: Exclude<TokenMatch, null>,
+  input: { newTokenHash: string; expiresAt: number },
+): void {
+  if (match === 'current') r.prevTokenHash = r.tokenHash
+  r.tokenHash = input.newTokenHash
+  r.gen += 1
+  r.state = 'open'
+  r.suspendedAt = null
+  r.expiresAt = input.expiresAt
+}
+
+/** How a resume that finds the window run out ends the record: as the sweeper does. */
+export const expiryContext = (r: Pick<LiveRecord, 'expiresAt'>): ActionContext => ({
+  at: r.expiresAt,
+  actor: 'system',
+})
 
 /** Whether an id can be stored and compared exactly everywhere: well-formed Unicode, no NUL. */
 export function storableId(id: unknown): id is string {

@@ -40,6 +40,9 @@ describe('SEC-48 resume tokens', () => {
     const w2 = await c2.next('welcome')
     expect(w2).toMatchObject({ sid: w1.sid, resumed: true, last: 1 })
     expect(w2.token).not.toBe(w1.token)
+    // The holder's first frame proves it got the new token; the store drops the previous one.
+    c2.send({ t: 'ack', ack: 1 })
+    await eventually(async () => (await r!.live.get(w1.sid))?.prevTokenHash === null)
 
     const stale = await r.resume(w1.sid, w1.token, 1)
     expect((await stale.next('err')).code).toBe(4103)
@@ -49,6 +52,25 @@ describe('SEC-48 resume tokens', () => {
     expect(await c2.next('msg')).toMatchObject({ seq: 2, data: { echo: 'b' } })
     expect(c2.closed).toBeNull()
     expect(got).toEqual(['a', 'b'])
+  })
+
+  it('SEC-48: a welcome lost with its transport: the previous token resumes once more, until the client proves it has the new one', async () => {
+    r = await echoRig()
+    const { client: c1, welcome: w1 } = await r.open((await r.login()).token)
+    c1.ws.terminate()
+    await suspended(w1.sid)
+    const c2 = await r.resume(w1.sid, w1.token, 0)
+    await c2.next('welcome') // ...that the client never got: the transport dies at once
+    c2.ws.terminate()
+    await suspended(w1.sid)
+    const c3 = await r.resume(w1.sid, w1.token, 0)
+    const w3 = await c3.next('welcome')
+    expect(w3).toMatchObject({ sid: w1.sid, resumed: true })
+    c3.send({ t: 'ack', ack: 0 }) // proof of the new token
+    await eventually(async () => (await r!.live.get(w1.sid))?.prevTokenHash === null)
+    const again = await r.resume(w1.sid, w1.token, 0)
+    expect((await again.closedWith()).code).toBe(4103)
+    expect(c3.closed).toBeNull()
   })
 
   it('SEC-48: a foreign or unknown token is 4103 and does not disturb the session', async () => {

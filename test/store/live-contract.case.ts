@@ -42,6 +42,7 @@ export function liveRecord(over: Partial<LiveRecord> = {}): LiveRecord {
     sessionId: `sess-${newId()}`,
     principal: 'alice',
     tokenHash: tokenHash('token-1'),
+    prevTokenHash: null,
     gen: 1,
     mode: 'full',
     turn: null,
@@ -153,6 +154,7 @@ export function runLiveStoreContract(options: LiveStoreContractOptions): void {
       const expected = {
         ...r,
         tokenHash: tokenHash('token-2'),
+        prevTokenHash: tokenHash('token-1'),
         gen: 2,
         state: 'open' as const,
         suspendedAt: null,
@@ -175,9 +177,14 @@ export function runLiveStoreContract(options: LiveStoreContractOptions): void {
         at: T0 + 1,
       })
       expect(ok.ok).toBe(true)
+      // The client proved it holds token-2: token-1 is no longer accepted.
+      expect(await live.commit([{ id: r.id, gen: 2, confirmToken: true, at: T0 + 1 }])).toEqual([
+        true,
+      ])
       const before = await live.get(r.id)
+      expect(before!.prevTokenHash).toBeNull()
       const attempts = [
-        tokenHash('token-1'), // stale: rotated by the resume
+        tokenHash('token-1'), // stale: rotated by the resume, and the new token confirmed
         tokenHash('guess'),
         tokenHash('other-token'), // another live session's current token
         '',
@@ -215,7 +222,7 @@ export function runLiveStoreContract(options: LiveStoreContractOptions): void {
       expect(again).toMatchObject({ ok: true, record: { gen: 3 } })
     })
 
-    it('SEC-48: of concurrent resumes with one token, exactly one wins', async () => {
+    it('SEC-48: concurrent resumes with one token serialise: one gen each, the last one holds the session', async () => {
       const r = await created()
       const outcomes = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
@@ -227,8 +234,359 @@ export function runLiveStoreContract(options: LiveStoreContractOptions): void {
           }),
         ),
       )
-      expect(outcomes.filter((o) => o.ok)).toHaveLength(1)
-      expect((await live.get(r.id))!.gen).toBe(2)
+      // The first matches the current token, the others the unconfirmed previous one: each is
+      // a resume of its own, fenced by its gen; only the newest gen can commit.
+      const gens = outcomes.map((o) => (o.ok ? o.record.gen : 0)).sort((a, b) => a - b)
+      expect(gens).toStrictEqual([2, 3, 4, 5, 6, 7, 8, 9])
+      const last = outcomes.findIndex((o) => o.ok && o.record.gen === 9)
+      const stored = (await live.get(r.id))!
+      expect(stored).toMatchObject({
+        gen: 9,
+        tokenHash: tokenHash(`next-${last}`),
+        prevTokenHash: tokenHash('token-1'),
+      })
+      expect(await live.commit([{ id: r.id, gen: 8, confirmToken: true, at: T0 + 9 }])).toEqual([
+        false,
+      ])
+      expect(await live.commit([{ id: r.id, gen: 9, confirmToken: true, at: T0 + 9 }])).toEqual([
+        true,
+      ])
+      // Confirmed: of concurrent resumes with a token no longer accepted, none wins.
+      const refused = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          peers[i % peers.length]!.resume(r.id, {
+            tokenHash: tokenHash('token-1'),
+            newTokenHash: tokenHash(`late-${i}`),
+            expiresAt: T0 + MIN,
+            at: T0 + 10,
+          }),
+        ),
+      )
+      expect(refused).toStrictEqual(Array(4).fill({ ok: false, reason: 'invalid' }))
+      expect((await live.get(r.id))!.gen).toBe(9)
+    })
+
+    it('SEC-48: a resume with the current token keeps the previous one until confirmed; the previous one rotates again, then is refused once confirmed', async () => {
+      const r = await created()
+      const first = await live.resume(r.id, {
+        tokenHash: tokenHash('token-1'),
+        newTokenHash: tokenHash('token-2'),
+        expiresAt: T0 + MIN,
+        at: T0 + 1,
+      })
+      expect(first).toMatchObject({
+        ok: true,
+        record: { gen: 2, tokenHash: tokenHash('token-2'), prevTokenHash: tokenHash('token-1') },
+      })
+      // The welcome with token-2 never arrived: the client comes back with token-1.
+      const retry = await live.resume(r.id, {
+        tokenHash: tokenHash('token-1'),
+        newTokenHash: tokenHash('token-3'),
+        expiresAt: T0 + 2 * MIN,
+        at: T0 + 2,
+      })
+      const expected = {
+        ...r,
+        tokenHash: tokenHash('token-3'),
+        prevTokenHash: tokenHash('token-1'),
+        gen: 3,
+        expiresAt: T0 + 2 * MIN,
+      }
+      expect(retry).toStrictEqual({ ok: true, record: expected })
+      expect(await live.get(r.id)).toStrictEqual(expected)
+      // token-2 was never confirmed and has been replaced: it is discarded.
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-2'),
+          newTokenHash: tokenHash('attacker'),
+          expiresAt: T0 + 9 * MIN,
+          at: T0 + 3,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'invalid' })
+      expect(await events(r.sessionId, 'live.resumed')).toHaveLength(2)
+      // The client sends a frame after the welcome with token-3: the gateway confirms it.
+      expect(await live.commit([{ id: r.id, gen: 3, confirmToken: true, at: T0 + 4 }])).toEqual([
+        true,
+      ])
+      expect(await live.get(r.id)).toStrictEqual({ ...expected, prevTokenHash: null })
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('attacker'),
+          expiresAt: T0 + 9 * MIN,
+          at: T0 + 5,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'invalid' })
+      expect(await live.get(r.id)).toStrictEqual({ ...expected, prevTokenHash: null })
+      const next = await live.resume(r.id, {
+        tokenHash: tokenHash('token-3'),
+        newTokenHash: tokenHash('token-4'),
+        expiresAt: T0 + 2 * MIN,
+        at: T0 + 6,
+      })
+      expect(next).toMatchObject({
+        ok: true,
+        record: { gen: 4, tokenHash: tokenHash('token-4'), prevTokenHash: tokenHash('token-3') },
+      })
+    })
+
+    it('SEC-48: a token two rotations old is always refused, confirmed or not', async () => {
+      const r = await created()
+      for (const [from, to, at] of [
+        ['token-1', 'token-2', T0 + 1],
+        ['token-2', 'token-3', T0 + 2],
+      ] as const) {
+        expect(
+          await live.resume(r.id, {
+            tokenHash: tokenHash(from),
+            newTokenHash: tokenHash(to),
+            expiresAt: T0 + MIN,
+            at,
+          }),
+        ).toMatchObject({ ok: true })
+      }
+      const before = await live.get(r.id)
+      expect(before).toMatchObject({
+        gen: 3,
+        tokenHash: tokenHash('token-3'),
+        prevTokenHash: tokenHash('token-2'),
+      })
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('attacker'),
+          expiresAt: T0 + 9 * MIN,
+          at: T0 + 3,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'invalid' })
+      expect(await live.get(r.id)).toStrictEqual(before)
+      expect(await events(r.sessionId, 'live.resumed')).toHaveLength(2)
+    })
+
+    it('SEC-48: confirmToken is fenced: under a stale gen (or on an ended session) it changes nothing', async () => {
+      const r = await created()
+      await live.resume(r.id, {
+        tokenHash: tokenHash('token-1'),
+        newTokenHash: tokenHash('token-2'),
+        expiresAt: T0 + MIN,
+        at: T0 + 1,
+      })
+      expect(await live.commit([{ id: r.id, gen: 1, confirmToken: true, at: T0 + 2 }])).toEqual([
+        false,
+      ])
+      expect((await live.get(r.id))!.prevTokenHash).toBe(tokenHash('token-1'))
+      // A commit without it leaves the previous token alone.
+      expect(await live.commit([{ id: r.id, gen: 2, append: [msg(1)], at: T0 + 2 }])).toEqual([
+        true,
+      ])
+      expect((await live.get(r.id))!.prevTokenHash).toBe(tokenHash('token-1'))
+      await live.end(r.id, 'logout', { at: T0 + 3 })
+      expect(await live.commit([{ id: r.id, gen: 2, confirmToken: true, at: T0 + 4 }])).toEqual([
+        false,
+      ])
+      // Ended: the previous token reveals the end like the current one, and revives nothing.
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('token-3'),
+          expiresAt: T0 + MIN,
+          at: T0 + 5,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'ended', endReason: 'logout' })
+    })
+
+    it('SEC-48: a confirm and a resume with the previous token race: exactly one takes effect', async () => {
+      for (let round = 0; round < 4; round++) {
+        const r = await created()
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('token-2'),
+          expiresAt: T0 + MIN,
+          at: T0 + 1,
+        })
+        const [confirmed, resumed] = await Promise.all([
+          peers[round % peers.length]!.commit([
+            { id: r.id, gen: 2, confirmToken: true, at: T0 + 2 },
+          ]),
+          peers[(round + 1) % peers.length]!.resume(r.id, {
+            tokenHash: tokenHash('token-1'),
+            newTokenHash: tokenHash('token-3'),
+            expiresAt: T0 + MIN,
+            at: T0 + 2,
+          }),
+        ])
+        expect(confirmed[0] !== resumed.ok).toBe(true)
+        const stored = (await live.get(r.id))!
+        if (resumed.ok) {
+          expect(stored).toMatchObject({
+            gen: 3,
+            tokenHash: tokenHash('token-3'),
+            prevTokenHash: tokenHash('token-1'),
+          })
+        } else {
+          expect(resumed).toStrictEqual({ ok: false, reason: 'invalid' })
+          expect(stored).toMatchObject({ gen: 2, prevTokenHash: null })
+        }
+      }
+    })
+
+    it('create stores no previous token, whatever the record says', async () => {
+      const r = await created({ prevTokenHash: tokenHash('token-0') })
+      expect(await live.get(r.id)).toStrictEqual({ ...r, prevTokenHash: null })
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-0'),
+          newTokenHash: tokenHash('token-x'),
+          expiresAt: T0 + MIN,
+          at: T0 + 1,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'invalid' })
+    })
+
+    it('SEC-48: a resume of a suspended session past its resume window ends it there and never validates again', async () => {
+      const r = await created()
+      await live.commit([
+        {
+          id: r.id,
+          gen: 1,
+          append: [msg(1), msg(2)],
+          checkpoints: [ckpt('a', 1)],
+          state: 'suspended',
+          expiresAt: T0 + MIN,
+          at: T0 + 10,
+        },
+      ])
+      await live.claimCall(r.id, 'c1', 1, T0 + 60 * MIN)
+      // A wrong token learns nothing and ends nothing, expired or not.
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('guess'),
+          newTokenHash: tokenHash('attacker'),
+          expiresAt: T0 + 9 * MIN,
+          at: T0 + 5 * MIN,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'invalid' })
+      expect(await live.get(r.id)).toMatchObject({ state: 'suspended' })
+      // No sweeper ran (a crash): the right token, at the very end of the window, ends it.
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('token-2'),
+          expiresAt: T0 + MIN + 5 * MIN,
+          at: T0 + MIN,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'ended', endReason: 'resume_window_expired' })
+      const expected = {
+        ...r,
+        outSeq: 2,
+        state: 'ended' as const,
+        suspendedAt: T0 + 10,
+        expiresAt: T0 + MIN,
+        endReason: 'resume_window_expired' as const,
+        endedAt: T0 + MIN,
+      }
+      expect(await live.get(r.id)).toStrictEqual(expected)
+      expect(await live.messages(r.id, 0, 100)).toStrictEqual([])
+      expect(await live.checkpoints(r.id)).toStrictEqual([])
+      expect(await live.claimCall(r.id, 'c1', 1, T0 + 60 * MIN)).toStrictEqual({
+        state: 'running',
+        gen: 0,
+      })
+      expect(await events(r.sessionId, 'live.resumed')).toHaveLength(0)
+      const ended = await events(r.sessionId, 'live.ended')
+      expect(ended).toHaveLength(1)
+      expect(ended[0]).toMatchObject({
+        at: T0 + MIN,
+        reason: 'resume_window_expired',
+        actor: 'system',
+        detail: { live: r.id, gen: 1 },
+      })
+      // Never again, and the sweeper finds nothing left to end.
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('token-3'),
+          expiresAt: T0 + 10 * MIN,
+          at: T0 + 2 * MIN,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'ended', endReason: 'resume_window_expired' })
+      expect(await live.sweep(T0 + 10 * MIN, 10, 0)).toStrictEqual([])
+      expect(await live.get(r.id)).toStrictEqual(expected)
+      expect(await events(r.sessionId, 'live.ended')).toHaveLength(1)
+    })
+
+    it('SEC-48: a resume of an open session past its lease (its process died) ends it there, by the previous token too', async () => {
+      const r = await created({ expiresAt: T0 + MIN })
+      // Resumed once (lease renewed to T0 + 2 min), the welcome lost, then the process died.
+      await live.resume(r.id, {
+        tokenHash: tokenHash('token-1'),
+        newTokenHash: tokenHash('token-2'),
+        expiresAt: T0 + 2 * MIN,
+        at: T0 + 1,
+      })
+      await live.commit([{ id: r.id, gen: 2, append: [msg(1)], at: T0 + 2 }])
+      expect(await live.get(r.id)).toMatchObject({
+        state: 'open',
+        prevTokenHash: tokenHash('token-1'),
+      })
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-1'),
+          newTokenHash: tokenHash('token-3'),
+          expiresAt: T0 + 10 * MIN,
+          at: T0 + 3 * MIN,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'ended', endReason: 'resume_window_expired' })
+      expect(await live.get(r.id)).toMatchObject({
+        state: 'ended',
+        gen: 2,
+        tokenHash: tokenHash('token-2'),
+        suspendedAt: null,
+        expiresAt: T0 + 2 * MIN,
+        endReason: 'resume_window_expired',
+        endedAt: T0 + 2 * MIN,
+      })
+      expect(await live.messages(r.id, 0, 100)).toStrictEqual([])
+      expect(await live.countByPrincipal(r.principal)).toBe(0)
+      expect(await live.listBySession(r.sessionId)).toStrictEqual([])
+      expect(await live.commit([{ id: r.id, gen: 2, append: [msg(2)], at: T0 + 4 * MIN }])).toEqual(
+        [false],
+      )
+      const ended = await events(r.sessionId, 'live.ended')
+      expect(ended).toHaveLength(1)
+      expect(ended[0]).toMatchObject({
+        at: T0 + 2 * MIN,
+        reason: 'resume_window_expired',
+        actor: 'system',
+        detail: { live: r.id, gen: 2 },
+      })
+      expect(
+        await live.resume(r.id, {
+          tokenHash: tokenHash('token-2'),
+          newTokenHash: tokenHash('token-4'),
+          expiresAt: T0 + 10 * MIN,
+          at: T0 + MIN,
+        }),
+      ).toStrictEqual({ ok: false, reason: 'ended', endReason: 'resume_window_expired' })
+    })
+
+    it('SEC-48: of concurrent resumes past the window, none validates and the session ends once', async () => {
+      const r = await created({ expiresAt: T0 + MIN })
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          peers[i % peers.length]!.resume(r.id, {
+            tokenHash: tokenHash('token-1'),
+            newTokenHash: tokenHash(`next-${i}`),
+            expiresAt: T0 + 10 * MIN,
+            at: T0 + 2 * MIN,
+          }),
+        ),
+      )
+      expect(outcomes).toStrictEqual(
+        Array(6).fill({ ok: false, reason: 'ended', endReason: 'resume_window_expired' }),
+      )
+      expect(await events(r.sessionId, 'live.ended')).toHaveLength(1)
+      expect(await events(r.sessionId, 'live.resumed')).toHaveLength(0)
     })
 
     it('resume of an ended live session reports its end reason and changes nothing', async () => {

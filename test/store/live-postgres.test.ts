@@ -35,7 +35,7 @@ describe('PostgresLiveStore', () => {
       const versions = (
         await admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)
       ).rows.map((r) => r.version)
-      expect(versions).toStrictEqual([1, 4])
+      expect(versions).toStrictEqual([1, 4, 5])
       expect(stores[0]!.live()).toBe(stores[0]!.live())
     } finally {
       await Promise.all(stores.map((s) => s.close()))

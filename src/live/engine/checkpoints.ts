@@ -34,6 +34,9 @@ export type CkptAction = Violation | 'event' | 'reconfirm' | 'ignore'
 /** What the peer's `resync` calls for. */
 export type ResyncAction = Violation | 'event' | 'reanswer' | 'ignore'
 
+/** Confirmed checkpoints kept per session unless `PeerLimits.maxCheckpoints` says otherwise. */
+export const DEFAULT_MAX_CHECKPOINTS = 16
+
 /** Confirmed checkpoints of the session plus the unconfirmed one per direction. */
 export class Checkpoints {
   readonly list: Checkpoint[] = []
@@ -58,8 +61,11 @@ export class Checkpoints {
   dropped: string[] = []
   readonly #side: Side
 
-  constructor(side: Side, state?: PeerState) {
+  readonly #maxKept: number
+
+  constructor(side: Side, state?: PeerState, maxKept = DEFAULT_MAX_CHECKPOINTS) {
     this.#side = side
+    this.#maxKept = Math.max(1, maxKept)
     if (!state) return
     for (const c of state.checkpoints) this.#add({ ...c })
     this.nextResync = state.nextResync
@@ -223,7 +229,25 @@ export class Checkpoints {
   #confirmNew(c: Checkpoint): Checkpoint {
     this.#add(c)
     this.fresh.push(c)
+    this.#trim()
     return c
+  }
+
+  /**
+   * Keeps the newest `maxKept` confirmed checkpoints (SEC-49: a peer marking checkpoints in a loop
+   * cannot grow memory or the store); older ones are forgotten on both sides' terms: a restart to
+   * one of them is refused like a restart to an unknown id.
+   */
+  #trim(): void {
+    const over = this.list.length - this.#maxKept
+    if (over <= 0) return
+    for (const c of this.list.splice(0, over)) {
+      this.#byId.delete(c.id)
+      const fresh = this.fresh.indexOf(c)
+      if (fresh >= 0) this.fresh.splice(fresh, 1)
+      else this.dropped.push(c.id)
+    }
+    this.#floor = Math.max(-1, this.#floor - over)
   }
 
   #add(c: Checkpoint): void {

@@ -18,6 +18,12 @@ export class Dialog {
   readonly peer: Side
   readonly mode: DialogMode
   turn: Side | null
+  /**
+   * We handed the turn over and the peer has not yet shown it knows (no msg, call, ckpt or
+   * turn_give from it since): a `turn_please` it sent before our `turn_give` reached it may
+   * still arrive, and is ignored rather than taken for one from the holder.
+   */
+  crossing = false
 
   constructor(side: Side, mode: DialogMode, turn: Side | null) {
     this.side = side
@@ -33,13 +39,26 @@ export class Dialog {
 
   /** A violation when the peer may not originate now (4204), else null. */
   checkPeer(what: string): Violation | null {
-    return this.may(this.peer) ? null : { code: OUT_OF_TURN, message: `${what} without the turn` }
+    if (!this.may(this.peer)) return { code: OUT_OF_TURN, message: `${what} without the turn` }
+    this.crossing = false
+    return null
   }
 
-  /** `turn_please` from the peer: legal in half duplex from the side without the turn. */
-  onPlease(): Violation | null {
+  /** We hand the turn to the peer. */
+  give(): void {
+    this.turn = this.peer
+    this.crossing = true
+  }
+
+  /**
+   * `turn_please` from the peer: legal in half duplex from the side without the turn. One that
+   * crossed our `turn_give` on the wire is `ignore`d (the peer could not know it had the turn).
+   */
+  onPlease(): Violation | null | 'ignore' {
     if (this.mode !== 'half') return outOfState('turn_please outside half duplex')
-    if (this.turn === this.peer) return outOfState('turn_please from the holder of the turn')
+    if (this.turn === this.peer) {
+      return this.crossing ? 'ignore' : outOfState('turn_please from the holder of the turn')
+    }
     return null
   }
 
@@ -48,6 +67,7 @@ export class Dialog {
     if (this.mode !== 'half') return outOfState('turn_give outside half duplex')
     if (this.turn !== this.peer) return { code: OUT_OF_TURN, message: 'turn_give without the turn' }
     this.turn = this.side
+    this.crossing = false
     return null
   }
 }

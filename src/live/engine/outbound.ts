@@ -81,9 +81,20 @@ export class Outbound {
     return this.everSent
   }
 
+  /**
+   * Messages that wait for credit: never written ones (and, on a connection, replays still owed)
+   * beyond the credit at hand. Messages the next flush will write anyway do not count, so a burst
+   * of sends within one turn of the event loop never trips the slow-consumer policy by itself.
+   */
+  waiting(attached: boolean): number {
+    if (!attached) return this.queued
+    const replays = this.#sent.length - Math.max(this.#cur, this.#sHead)
+    return Math.max(0, this.queued + replays - this.credit)
+  }
+
   /** Assigns the next seq to `data` and buffers it, applying the slow-consumer policy. */
-  enqueue(data: JsonValue, policy: SlowConsumerPolicy): EnqueueResult {
-    if (this.queued >= this.#limits.maxQueued) {
+  enqueue(data: JsonValue, policy: SlowConsumerPolicy, attached = false): EnqueueResult {
+    if (this.waiting(attached) >= this.#limits.maxQueued) {
       if (policy === 'wait') return 'queue_full'
       if (policy === 'disconnect') return 'disconnect'
       if (this.queued > 0) this.#dropOldest()

@@ -78,7 +78,7 @@ export class Peer implements PeerContract {
       : new Dialog(side, options.mode ?? 'full', options.turn ?? null)
     this.#out = new Outbound(limits, options.clock, state)
     this.#in = new Inbound(limits.maxCredit, options.autoCredit ?? true, state)
-    this.#ck = new Checkpoints(side, state)
+    this.#ck = new Checkpoints(side, state, options.limits.maxCheckpoints)
     const ttl = limits.callOutcomeTtlMs ?? DEFAULT_OUTCOME_TTL_MS
     this.#rpc = new Rpc(limits.maxPendingCalls, ttl, state)
     this.#parts = {
@@ -194,6 +194,7 @@ export class Peer implements PeerContract {
       }
       case 'turn_please': {
         const v = this.#dialog.onPlease()
+        if (v === 'ignore') return null
         if (v) return v
         this.#emit({ type: 'turn_requested' })
         return null
@@ -212,7 +213,7 @@ export class Peer implements PeerContract {
   send(data: JsonValue): SendResult {
     if (!this.#dialog.may(this.#dialog.side)) return NOT_YOUR_TURN
     if (this.#ck.ourResync) return RESYNC_PENDING
-    const r = this.#out.enqueue(data, this.#policy)
+    const r = this.#out.enqueue(data, this.#policy, this.#attached)
     if (r === 'queue_full') {
       this.#out.wantDrain = true
       return QUEUE_FULL
@@ -224,7 +225,7 @@ export class Peer implements PeerContract {
         violation: { code: SLOW_CONSUMER, message: 'outbound queue full' },
       }
     }
-    const queued = !this.#attached || this.#out.queued > this.#out.credit
+    const queued = this.#out.waiting(this.#attached) > 0
     if (queued) this.#out.wantDrain = true
     return { ok: true, seq: r, queued }
   }
@@ -246,6 +247,10 @@ export class Peer implements PeerContract {
   answer(id: string, outcome: CallOutcome): void {
     const frame = this.#rpc.answer(id, outcome, this.#clock.now())
     if (frame) this.#immediate.push(frame)
+  }
+
+  abandonCall(id: string): void {
+    this.#rpc.abandon(id)
   }
 
   checkpoint(
@@ -298,7 +303,7 @@ export class Peer implements PeerContract {
   giveTurn(): boolean {
     const d = this.#dialog
     if (d.mode !== 'half' || d.turn !== d.side) return false
-    d.turn = d.peer
+    d.give()
     this.#ordered.push({ frame: { t: 'turn_give' }, after: this.#out.seq })
     this.#emit({ type: 'turn', holder: d.peer })
     return true
@@ -315,7 +320,13 @@ export class Peer implements PeerContract {
     if (this.#attached) {
       for (const f of this.#immediate) frames.push(f)
       this.#immediate = []
+      const waitingBefore = this.#out.queued
       this.#out.pump(frames, this.#in)
+      // Queued messages went out (credit from a handshake, or granted earlier): room again.
+      if (this.#out.wantDrain && this.#out.queued < waitingBefore) {
+        this.#out.wantDrain = false
+        this.#emit({ type: 'drain' })
+      }
       const ordered = this.#ordered
       const written = this.#out.written
       let i = 0

@@ -77,6 +77,11 @@ export class Rpc {
     return answerFrame(id, outcome)
   }
 
+  /** Forgets a running call without answering it: when the peer sends it again, it runs anew. */
+  abandon(id: string): void {
+    this.#running.delete(id)
+  }
+
   /** Whether the peer's call `id` is known (running or answered): a retransmission. */
   knows(id: string): boolean {
     return this.#running.has(id) || this.#outcomes.has(id)

@@ -53,6 +53,8 @@ export interface PeerLimits {
    * (optional; default 120000, the default `resumeWindowMs`).
    */
   callOutcomeTtlMs?: number
+  /** Confirmed checkpoints kept (default 16); older ones are forgotten (SEC-49). */
+  maxCheckpoints?: number
 }
 
 /** A message in the replay buffer. `data` is the compact JSON text of the payload. */
@@ -277,6 +279,12 @@ export interface PeerContract {
     | { ok: false; reason: 'too_many_calls' | 'not_your_turn' | 'resync_pending' }
   /** Answers an inbound call exactly once (a second answer for the same id is ignored). */
   answer(id: string, outcome: CallOutcome): void
+  /**
+   * Forgets an inbound call without answering it (its bookkeeping failed): when the peer sends
+   * it again after a resume, it is handed to the application again, which decides (the gateway
+   * asks its store, which knows whether it ran).
+   */
+  abandonCall(id: string): void
   /** Marks a checkpoint with an optional snapshot; confirmed by a `checkpoint_confirmed` event. */
   checkpoint(
     id: string,

@@ -108,10 +108,17 @@ export class GatewayCore implements SessionHost {
 
   /** Refuses a connection over the per-principal bound (4004); true when it may go on. */
   admitPrincipal(conn: Connection, principal: string): boolean {
+    if (conn.principal !== null) return conn.principal === principal
     const max = this.options.maxConnectionsPerPrincipal ?? 32
-    if (this.registry.principals.get(principal) < max) return true
-    conn.fail(4004, 'too many connections for this principal')
-    return false
+    if (this.registry.principals.get(principal) >= max) {
+      conn.fail(4004, 'too many connections for this principal')
+      return false
+    }
+    // The slot is taken now, before any await: concurrent hellos cannot all pass the check.
+    this.registry.handshakes--
+    conn.principal = principal
+    this.registry.principals.add(principal)
+    return true
   }
 
   /** The handshake succeeded: welcome, then heartbeats and the credential-expiry timer. */
@@ -120,9 +127,11 @@ export class GatewayCore implements SessionHost {
     conn.timer?.cancel()
     conn.phase = 'open'
     conn.live = live
-    this.registry.handshakes--
-    conn.principal = live.principal
-    this.registry.principals.add(live.principal)
+    if (conn.principal === null) {
+      this.registry.handshakes--
+      conn.principal = live.principal
+      this.registry.principals.add(live.principal)
+    }
     live.conn = conn
     live.state = 'open'
     conn.send(welcome)

@@ -6,6 +6,7 @@
  */
 
 import type { Clock } from '../../core/clock.ts'
+import type { PeerDelta } from '../engine/types.ts'
 import type { LiveCommit, LiveStore } from '../live-store.ts'
 import type { Frame } from '../protocol/index.ts'
 import type { Connection } from './connection.ts'
@@ -32,6 +33,8 @@ interface Item {
   gen: number
   frames: Frame[]
   commit: LiveCommit | null
+  /** Callbacks waiting for this flush to be durable. */
+  after: (() => void)[]
 }
 
 /**
@@ -43,6 +46,8 @@ interface Item {
 export class Flusher {
   readonly #host: FlushHost
   #dirty = new Set<LiveSession>()
+  /** The sessions of the cycle running now. */
+  #inCycle = new Set<LiveSession>()
   #scheduled = false
   #running: Promise<void> | null = null
   #idle: (() => void)[] = []
@@ -63,6 +68,18 @@ export class Flusher {
     return this.#running ?? Promise.resolve()
   }
 
+  /**
+   * Resolves once `live` has nothing left to flush: it is not waiting for a cycle and the cycle
+   * holding it has written its frames. Other sessions' traffic never delays it (SEC-50).
+   */
+  async flushed(live: LiveSession): Promise<void> {
+    // Bounded: a session marked again by its own traffic at every cycle is not waited for forever.
+    for (let i = 0; i < 64; i++) {
+      if (!this.#dirty.has(live) && !this.#inCycle.has(live)) return
+      await (this.#running ?? new Promise<void>((resolve) => setImmediate(resolve)))
+    }
+  }
+
   /** Resolves once nothing is dirty and no cycle runs (sessions being resumed aside). */
   settle(): Promise<void> {
     if (this.#running === null && !this.#scheduled) return Promise.resolve()
@@ -76,6 +93,7 @@ export class Flusher {
       this.#scheduled = false
       this.#running = this.#cycle().finally(() => {
         this.#running = null
+        this.#inCycle.clear()
         if ([...this.#dirty].some((l) => !l.resuming)) this.#schedule()
         else {
           const idle = this.#idle
@@ -93,30 +111,18 @@ export class Flusher {
       if (live.resuming) continue // flushed again once the resume set the new gen
       this.#dirty.delete(live)
       if (live.state === 'ended') continue
+      this.#inCycle.add(live)
       const { frames, delta } = live.peer.flush()
-      const commit: LiveCommit = { id: live.id, gen: live.gen, at: now }
-      let write = false
-      if (delta.changed) {
-        write = true
-        commit.append = delta.appended
-        commit.outAcked = delta.outAcked
-        commit.outLostTo = delta.outLostTo
-        commit.outLostReason = delta.outLostReason
-        commit.inLast = delta.inLast
-        commit.turn = delta.turn
-        if (delta.checkpoints.length > 0) commit.checkpoints = delta.checkpoints
-        if (delta.droppedCheckpoints.length > 0) commit.dropCheckpoints = delta.droppedCheckpoints
-      }
-      const window = this.#host.resumeWindowMs
-      if (live.pendingState !== null) {
-        write = true
-        commit.state = live.pendingState
-        commit.expiresAt = now + window
-      } else if (live.state === 'open' && live.expiresAt - now < this.#host.leaseMs / 2) {
-        write = true // renew the lease rarely: only past half of it
-        commit.expiresAt = now + this.#host.leaseMs
-      }
-      items.push({ live, conn: live.conn, gen: live.gen, frames, commit: write ? commit : null })
+      const after = live.afterCommit
+      live.afterCommit = []
+      items.push({
+        live,
+        conn: live.conn,
+        gen: live.gen,
+        frames,
+        commit: this.#commitOf(live, delta, now),
+        after,
+      })
     }
     const commits = items.flatMap((i) => (i.commit === null ? [] : [i.commit]))
     let results: boolean[] = []
@@ -126,8 +132,10 @@ export class Flusher {
         results = await this.#host.store.commit(commits)
       } catch (err) {
         for (const i of items) {
-          if (i.commit !== null) this.#host.storeFailed(i.live, i.conn, err)
-          else this.#write(i)
+          if (i.commit !== null) {
+            i.live.afterCommit.unshift(...i.after) // not durable yet: wait for a later commit
+            this.#host.storeFailed(i.live, i.conn, err)
+          } else this.#write(i)
         }
         return
       }
@@ -141,6 +149,7 @@ export class Flusher {
           continue
         }
         if (i.commit.expiresAt !== undefined) i.live.expiresAt = i.commit.expiresAt
+        if (i.commit.confirmToken === true) i.live.confirmToken = false
         if (i.commit.state === 'suspended' && i.live.pendingState === 'suspended') {
           i.live.pendingState = null
           this.#host.suspended(i.live)
@@ -150,7 +159,69 @@ export class Flusher {
     }
   }
 
+  /** The store write of one flush, or null when nothing needs writing. */
+  #commitOf(live: LiveSession, delta: PeerDelta, now: number): LiveCommit | null {
+    const commit: LiveCommit = { id: live.id, gen: live.gen, at: now }
+    let write = false
+    if (delta.changed) {
+      write = true
+      commit.append = delta.appended
+      commit.outAcked = delta.outAcked
+      commit.outLostTo = delta.outLostTo
+      commit.outLostReason = delta.outLostReason
+      commit.inLast = delta.inLast
+      commit.turn = delta.turn
+      if (delta.checkpoints.length > 0) commit.checkpoints = delta.checkpoints
+      if (delta.droppedCheckpoints.length > 0) commit.dropCheckpoints = delta.droppedCheckpoints
+    }
+    if (live.confirmToken) {
+      write = true
+      commit.confirmToken = true
+    }
+    const window = this.#host.resumeWindowMs
+    if (live.pendingState !== null) {
+      write = true
+      commit.state = live.pendingState
+      commit.expiresAt = now + window
+    } else if (live.state === 'open' && live.expiresAt - now < this.#host.leaseMs / 2) {
+      write = true // renew the lease rarely: only past half of it
+      commit.expiresAt = now + this.#host.leaseMs
+    }
+    return write ? commit : null
+  }
+
+  /**
+   * Flushes one session now, outside the group cycle, and commits before returning the frames
+   * (a resume: the welcome and the replay are written only once what they acknowledge is
+   * durable). The caller holds the session out of the cycles (`resuming`) meanwhile.
+   */
+  async flushOne(live: LiveSession): Promise<Frame[] | 'superseded'> {
+    const now = this.#host.clock.now()
+    const { frames, delta } = live.peer.flush()
+    const after = live.afterCommit
+    live.afterCommit = []
+    const commit = this.#commitOf(live, delta, now)
+    if (commit !== null) {
+      try {
+        this.commits++
+        const [ok] = await this.#host.store.commit([commit])
+        if (ok !== true) {
+          this.#host.superseded(live, null)
+          return 'superseded'
+        }
+      } catch (err) {
+        live.afterCommit.unshift(...after)
+        throw err
+      }
+      if (commit.expiresAt !== undefined) live.expiresAt = commit.expiresAt
+      if (commit.confirmToken === true) live.confirmToken = false
+    }
+    for (const fn of after) fn()
+    return frames
+  }
+
   #write(i: Item): void {
+    for (const fn of i.after) fn()
     if (i.conn === null || i.live.conn !== i.conn || i.frames.length === 0) return
     i.conn.sendAll(i.frames)
   }

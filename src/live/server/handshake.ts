@@ -3,11 +3,11 @@
  * session (SEC-47), or resume one with its single-use, rotating, hashed resume token (SEC-48).
  */
 
-import { hash, randomBytes } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { TOKEN_PREFIXES } from '../../core/token.ts'
 import type { BufferedMessage, Checkpoint, PeerState } from '../engine/types.ts'
 import type { LiveRecord, LiveStore } from '../live-store.ts'
-import type { HelloFrame, ResumeRequest, WelcomeFrame } from '../protocol/index.ts'
+import type { Frame, HelloFrame, ResumeRequest, WelcomeFrame } from '../protocol/index.ts'
 import { authenticate } from './auth.ts'
 import type { Connection } from './connection.ts'
 import { type GatewayCore, openLeaseMs } from './core.ts'
@@ -87,6 +87,19 @@ async function fresh(
   }
   const { session } = auth
   if (!core.admitPrincipal(conn, session.principal)) return
+  const maxLive = core.options.maxLiveSessionsPerPrincipal ?? 64
+  try {
+    // Suspended live sessions count too: a connect-hello-drop loop cannot pile them up (SEC-49).
+    if ((await core.store.countByPrincipal(session.principal)) >= maxLive) {
+      conn.fail(4004, 'too many live sessions for this principal')
+      return
+    }
+  } catch (err) {
+    core.logger?.error?.({ err }, 'live: store count failed')
+    conn.fail(4005, 'the session store is unavailable')
+    return
+  }
+  if (conn.phase !== 'hello') return
   const now = core.clock.now()
   const l = core.limits
   const mode = core.options.mode ?? hello.mode ?? 'full'
@@ -97,6 +110,7 @@ async function fresh(
     sessionId: session.id,
     principal: session.principal,
     tokenHash: hashResumeToken(token),
+    prevTokenHash: null,
     gen: 1,
     mode,
     turn,
@@ -171,12 +185,47 @@ async function resumeWith(
   req: ResumeRequest,
 ): Promise<void> {
   const l = core.limits
+  // Every check that can refuse comes before the store spends the presented token, so a refusal
+  // the client may retry (4004, 4005) never costs it its session (SEC-48). The token is checked
+  // first, so nothing is learnt about a session without it.
+  let current: LiveRecord | null
+  try {
+    current = await core.store.get(req.sid)
+  } catch (err) {
+    core.logger?.error?.({ err }, 'live: store read failed')
+    conn.fail(4005, 'the session store is unavailable')
+    return
+  }
+  const presented = hashResumeToken(req.token)
+  if (current === null || !tokenMatches(current, presented)) {
+    conn.fail(4103, 'resume token not valid')
+    return
+  }
+  if (current.state !== 'ended') {
+    let status: Awaited<ReturnType<GatewayCore['sessionStatus']>>
+    try {
+      status = await core.sessionStatus(current.sessionId)
+    } catch (err) {
+      core.logger?.error?.({ err }, 'live: session check failed')
+      conn.fail(4005, 'the session store is unavailable')
+      return
+    }
+    if (!status.active) {
+      conn.send({ t: 'bye', reason: status.reason })
+      conn.close(4100)
+      const local = core.registry.get(req.sid)
+      if (local !== undefined) await core.endLive(local, status.reason)
+      else await core.store.end(req.sid, status.reason, { at: core.clock.now(), actor: 'system' })
+      return
+    }
+    if (conn.phase !== 'hello' || !core.admitPrincipal(conn, current.principal)) return
+  }
   const now = core.clock.now()
   const token = newResumeToken()
   let outcome: Awaited<ReturnType<LiveStore['resume']>>
   try {
     outcome = await core.store.resume(req.sid, {
-      tokenHash: hashResumeToken(req.token),
+      tokenHash: presented,
       newTokenHash: hashResumeToken(token),
       expiresAt: now + openLeaseMs(l),
       at: now,
@@ -219,14 +268,9 @@ async function resumeWith(
   live.gen = record.gen
   live.expiresAt = record.expiresAt
   live.state = 'open'
-  const status = await core.sessionStatus(record.sessionId)
-  if (!status.active) {
-    conn.send({ t: 'bye', reason: status.reason })
-    conn.close(4100)
-    await core.endLive(live, status.reason)
-    return
-  }
-  if (conn.phase !== 'hello' || !core.admitPrincipal(conn, live.principal)) {
+  live.tokenUnconfirmed = true
+  live.confirmToken = false
+  if (conn.phase !== 'hello') {
     core.suspend(live)
     return
   }
@@ -237,7 +281,32 @@ async function resumeWith(
     return
   }
   const last = live.peer.snapshot().inLast
+  // Commit before write, as for every flush: `welcome.last` acknowledges the client's messages
+  // up to `last` (it drops them from its outbox) and the replay follows, so what they stand for
+  // must be durable under the new gen before either goes out.
+  const held = live.resuming
+  live.resuming = true
+  let frames: Frame[] | 'superseded'
+  try {
+    frames = await core.flusher.flushOne(live)
+  } catch (err) {
+    core.logger?.error?.({ liveId: live.id, err }, 'live: store commit failed')
+    conn.fail(4005, 'the session store is unavailable')
+    core.suspend(live)
+    return
+  } finally {
+    live.resuming = held
+  }
+  if (frames === 'superseded') {
+    conn.fail(4104, 'the session was resumed by another connection')
+    return
+  }
+  if (conn.phase !== 'hello') {
+    core.suspend(live)
+    return
+  }
   core.open(conn, live, welcomeOf(core, live, token, true, last))
+  conn.sendAll(frames)
   core.logger?.info?.({ liveId: live.id, gen: live.gen }, 'live session resumed')
 }
 
@@ -272,4 +341,16 @@ async function stateFromStore(core: GatewayCore, record: LiveRecord): Promise<Pe
     nextCallId: fresh,
     nextResync: fresh,
   }
+}
+
+/** Whether `hash` is the record's current resume token hash, or its unconfirmed previous one. */
+function tokenMatches(record: LiveRecord, hash: string): boolean {
+  const prev = record.prevTokenHash
+  return sameHash(record.tokenHash, hash) || (prev !== null && sameHash(prev, hash))
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
 }

@@ -44,6 +44,13 @@ export function onMessage(core: GatewayCore, conn: Connection, data: RawData): v
   }
   const live = conn.live
   if (live === null || live.conn !== conn) return
+  if (live.tokenUnconfirmed) {
+    // A frame after a resuming welcome proves the client holds the new resume token: the
+    // previous one (kept in case that welcome was lost) stops working at the next commit.
+    live.tokenUnconfirmed = false
+    live.confirmToken = true
+    core.markDirty(live)
+  }
   onOpenFrame(core, conn, live, frame)
 }
 
@@ -128,7 +135,7 @@ async function clientBye(
   }
   conn.phase = 'closing' // later frames are ignored while queued frames and answers go out
   core.markDirty(live)
-  await core.flusher.settle()
+  await core.flusher.flushed(live)
   if (live.conn !== conn) return
   await core.endLive(live, 'logout')
 }

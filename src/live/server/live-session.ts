@@ -87,6 +87,10 @@ export class LiveSession {
   credentialExp: number | null
   /** A state change to commit with the next flush. */
   pendingState: 'suspended' | null = null
+  /** Resumed, and no frame from the client yet: its previous resume token still works. */
+  tokenUnconfirmed = false
+  /** The next commit clears the previous resume token (`LiveCommit.confirmToken`). */
+  confirmToken = false
   /** A resume is in progress: the flusher leaves this session alone. */
   resuming = false
   /** The resume-window timer while suspended. */
@@ -96,6 +100,8 @@ export class LiveSession {
   readonly #calls = new Map<string, Deferred<JsonValue | undefined>>()
   readonly #checkpoints = new Map<string, Deferred<void>>()
   readonly #resyncs = new Map<number, Deferred<void>>()
+  /** Run once the next flush of this session is committed (promises that promise durability). */
+  afterCommit: (() => void)[] = []
   #waiters: (() => void)[] = []
   #events: PeerEvent[] = []
   readonly #host: SessionHost
@@ -152,6 +158,11 @@ export class LiveSession {
     this.wake()
   }
 
+  #whenCommitted(fn: () => void): void {
+    this.afterCommit.push(fn)
+    this.#host.markDirty(this)
+  }
+
   #dispatch(): void {
     const events = this.#events
     this.#events = []
@@ -195,10 +206,16 @@ export class LiveSession {
           this.#host.markDirty(this)
         })
         return
-      case 'checkpoint_confirmed':
-        this.#checkpoints.get(event.checkpoint.id)?.resolve()
-        this.#checkpoints.delete(event.checkpoint.id)
+      case 'checkpoint_confirmed': {
+        // Resolved once it is in the store: a confirmed checkpoint is durable (protocol 9).
+        const id = event.checkpoint.id
+        if (!this.#checkpoints.has(id)) return
+        this.#whenCommitted(() => {
+          this.#checkpoints.get(id)?.resolve()
+          this.#checkpoints.delete(id)
+        })
         return
+      }
       case 'resync': {
         const { n, kind, to, state, checkpoint } = event
         void runHandler(log, 'onResync', this.id, () =>
@@ -210,11 +227,15 @@ export class LiveSession {
         })
         return
       }
-      case 'resynced':
-        this.#resyncs.get(event.n)?.resolve()
-        this.#resyncs.delete(event.n)
+      case 'resynced': {
+        const n = event.n
+        this.#whenCommitted(() => {
+          this.#resyncs.get(n)?.resolve()
+          this.#resyncs.delete(n)
+        })
         this.wake()
         return
+      }
       case 'turn':
         if (h.onTurn)
           void runHandler(log, 'onTurn', this.id, () => h.onTurn?.(handle, event.holder))

@@ -47,6 +47,8 @@ export async function handleCall(
     core.markDirty(live)
   } catch (err) {
     core.logger?.error?.({ liveId: live.id, callId: id, err }, 'live: call bookkeeping failed')
+    // The client re-sends it after resuming; the store then says whether it ran (interrupted).
+    live.peer.abandonCall(id)
     live.conn?.fail(4005, 'the session store is unavailable')
   } finally {
     live.runningCalls.delete(id)

@@ -136,6 +136,8 @@ export interface LiveGatewayOptions extends LiveHandlers {
   turn?: Side
   /** Connections per principal on this process (default 32; `4004`). */
   maxConnectionsPerPrincipal?: number
+  /** Live sessions per principal in the store, suspended ones included (default 64; `4004`). */
+  maxLiveSessionsPerPrincipal?: number
   /** Connections per client address on this process, handshakes included (default 256; `4004`). */
   maxConnectionsPerAddress?: number
   /** Handshakes in progress; beyond, upgrades get HTTP 503 (default 1024). */

@@ -60,7 +60,7 @@ export const LIVE_DEMO_JS = `import { BrowserLiveStorage, LiveClient } from '/as
 const $ = (sel) => document.querySelector(sel);
 const KEY = 'parley-live-demo';
 const MAX_LINES = 500;
-const blank = () => ({ sent: [], echoes: [], ticks: [], gaps: [], resumes: 0, counts: [], checkpoint: null, restoredFrom: null, lines: [] });
+const blank = () => ({ sent: [], echoes: [], ticks: [], gaps: [], resumes: 0, counts: [], checkpoint: null, restoredFrom: null, marks: 0, lines: [] });
 let demo;
 try { demo = JSON.parse(sessionStorage.getItem(KEY) || 'null') || blank(); } catch { demo = blank(); }
 window.demo = demo;
@@ -89,16 +89,23 @@ if (demo.checkpoint) { demo.restoredFrom = demo.checkpoint.id; save(); }
 const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/live';
 const live = new LiveClient({ url, credential: () => 'cookie', name: 'demo', storage: new BrowserLiveStorage() });
 window.live = live;
-let sinceCheckpoint = 0; let checkpoints = demo.checkpoint ? Number(demo.checkpoint.id.slice(3)) : 0;
+// One checkpoint at a time (the protocol allows one unconfirmed per side); ids are never reused,
+// also across reloads (demo.marks counts the ids handed out, including one still unconfirmed,
+// which the SDK marks again after the reload: ours is then refused as pending, not an error).
+let sinceCheckpoint = 0; let marking = false;
+if (typeof demo.marks !== 'number') demo.marks = demo.checkpoint ? Number(demo.checkpoint.id.slice(3)) : 0;
 function maybeCheckpoint(force) {
   sinceCheckpoint++;
-  if (!force && sinceCheckpoint < 10) return;
-  sinceCheckpoint = 0;
-  const id = 'cp-' + (++checkpoints);
+  if (marking || (!force && sinceCheckpoint < 10)) return;
+  sinceCheckpoint = 0; marking = true;
+  const id = 'cp-' + (++demo.marks); save();
   const state = { echoes: demo.echoes.length, ticks: demo.ticks.length, sent: demo.sent.length };
-  live.checkpoint(id, state).catch((e) => say('checkpoint ' + id + ': ' + String(e.message || e)));
+  live.checkpoint(id, state)
+    .catch((e) => { if (e.code !== 'checkpoint_pending') say('checkpoint ' + id + ': ' + String(e.message || e)); })
+    .finally(() => { marking = false; });
 }
 live.on('state', (e) => { $('#state').textContent = e.state; });
+live.on('open', () => render(live));
 live.on('resumed', () => { demo.resumes++; save(); line('resumed the session'); render(live); });
 live.on('message', (e) => {
   demo.lastIn = e.seq;

@@ -11,10 +11,13 @@ import type {
 } from '../../live/live-store.ts'
 import {
   applyFields,
+  applyResume,
+  expiredAt,
+  expiryContext,
   liveEvent,
+  matchToken,
   RESUME_ACTOR,
   SWEEP_REASON,
-  sameHash,
   storableId,
   toBatch,
 } from '../live-common.ts'
@@ -92,7 +95,7 @@ export class MemoryLiveStore implements LiveStore {
     }
     const old = this.#live.get(record.id)
     if (old !== undefined) this.#unindex(old.record)
-    const r = { ...record }
+    const r: LiveRecord = { ...record, prevTokenHash: null }
     this.#live.set(r.id, { record: r, buffer: [], checkpoints: new Map(), calls: new Map() })
     if (r.state !== 'ended') this.#index(r)
     this.#append(liveEvent('live.started', r, context))
@@ -108,16 +111,15 @@ export class MemoryLiveStore implements LiveStore {
     input: { tokenHash: string; newTokenHash: string; expiresAt: number; at: number },
   ): Promise<ResumeOutcome> {
     const e = this.#live.get(id)
-    if (e === undefined || !sameHash(e.record.tokenHash, input.tokenHash)) {
-      return { ok: false, reason: 'invalid' }
-    }
+    const match = e === undefined ? null : matchToken(e.record, input.tokenHash)
+    if (e === undefined || match === null) return { ok: false, reason: 'invalid' }
     const r = e.record
     if (r.state === 'ended') return { ok: false, reason: 'ended', endReason: r.endReason! }
-    r.tokenHash = input.newTokenHash
-    r.gen += 1
-    r.state = 'open'
-    r.suspendedAt = null
-    r.expiresAt = input.expiresAt
+    if (expiredAt(r, input.at)) {
+      this.#end(e, SWEEP_REASON, expiryContext(r))
+      return { ok: false, reason: 'ended', endReason: SWEEP_REASON }
+    }
+    applyResume(r, match, input)
     this.#append(liveEvent('live.resumed', r, { at: input.at, actor: RESUME_ACTOR }))
     return { ok: true, record: { ...r } }
   }

@@ -1,9 +1,10 @@
 /** @module PostgresLiveStore: the LiveStore in the Postgres store's schema, on its pool. */
 
 /*
- * Tables (LIVE_MIGRATIONS, version 4), in the session store's schema:
+ * Tables (LIVE_MIGRATIONS, versions 4 and 5), in the session store's schema:
  *
- *   live_sessions     one row per live session (the SHA-256 of its resume token only)
+ *   live_sessions     one row per live session (the SHA-256 of its resume token only, and of the
+ *                     previous one while unconfirmed: prev_token_hash, version 5)
  *   live_messages     the replay buffer, (live_id, seq)
  *   live_checkpoints  (live_id, id), oldest first by the identity column n
  *   live_calls        (live_id, call_id) -> gen, outcome (JSON text, null while running), until
@@ -25,10 +26,13 @@ import type {
 } from '../../live/live-store.ts'
 import {
   applyFields,
+  applyResume,
+  expiredAt,
+  expiryContext,
   liveEvent,
+  matchToken,
   RESUME_ACTOR,
   SWEEP_REASON,
-  sameHash,
   storableId,
   toBatch,
 } from '../live-common.ts'
@@ -65,12 +69,13 @@ interface LiveRow {
   out_lost_to: Int
   out_lost_reason: string | null
   in_last: Int
+  prev_token_hash: string | null
 }
 
 const COLUMNS =
-  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last'
+  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, prev_token_hash'
 const TYPES =
-  'text text text text integer text text text bigint bigint bigint text bigint bigint bigint bigint text bigint'.split(
+  'text text text text integer text text text bigint bigint bigint text bigint bigint bigint bigint text bigint text'.split(
     ' ',
   )
 const VALUES = TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')
@@ -97,6 +102,7 @@ function toLive(row: LiveRow): LiveRecord {
     outLostTo: toInt(row.out_lost_to),
     outLostReason: row.out_lost_reason as LiveRecord['outLostReason'],
     inLast: toInt(row.in_last),
+    prevTokenHash: row.prev_token_hash ?? null,
   }
 }
 
@@ -120,6 +126,7 @@ function liveParams(r: LiveRecord): unknown[] {
     r.outLostTo,
     r.outLostReason,
     r.inLast,
+    r.prevTokenHash,
   ]
 }
 
@@ -142,10 +149,11 @@ ON CONFLICT (id) DO UPDATE SET ${COLUMNS.split(', ')
     writeMany: `UPDATE ${q}.live_sessions s
    SET out_seq = u.out_seq, out_acked = u.out_acked, out_lost_to = u.out_lost_to,
        out_lost_reason = u.out_lost_reason, in_last = u.in_last, turn = u.turn, state = u.state,
-       suspended_at = u.suspended_at, expires_at = u.expires_at
+       suspended_at = u.suspended_at, expires_at = u.expires_at, prev_token_hash = u.prev_token_hash
   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[],
-              $7::text[], $8::text[], $9::bigint[], $10::bigint[])
-       AS u(id, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, turn, state, suspended_at, expires_at)
+              $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[])
+       AS u(id, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, turn, state, suspended_at,
+            expires_at, prev_token_hash)
  WHERE s.id = u.id`,
     trim: `DELETE FROM ${q}.live_messages m USING unnest($1::text[], $2::bigint[]) AS t(id, acked)
  WHERE m.live_id = t.id AND m.seq <= t.acked`,
@@ -278,7 +286,7 @@ export class PostgresLiveStore implements LiveStore {
       }
     }
     await this.#transaction(async (query) => {
-      await query(this.#sql.insert, liveParams(record))
+      await query(this.#sql.insert, liveParams({ ...record, prevTokenHash: null }))
       await query(this.#sql.dropChildren[0], [[record.id]])
       await query(this.#sql.dropChildren[1], [[record.id]])
       await query(this.#sql.dropChildren[2], [[record.id]])
@@ -293,7 +301,10 @@ export class PostgresLiveStore implements LiveStore {
     return row === undefined ? null : toLive(row)
   }
 
-  /** Locks the row, compares the hashes in constant time (SEC-48), writes and records. */
+  /**
+   * Locks the row, compares the hashes in constant time (SEC-48), then ends an expired record or
+   * rotates the token, writes and records, all in one transaction.
+   */
   async resume(
     id: string,
     input: { tokenHash: string; newTokenHash: string; expiresAt: number; at: number },
@@ -301,16 +312,15 @@ export class PostgresLiveStore implements LiveStore {
     if (!storableId(id)) return { ok: false, reason: 'invalid' }
     return this.#transaction(async (query): Promise<ResumeOutcome> => {
       const row = (await query(this.#sql.lock, [id])).rows[0] as LiveRow | undefined
-      if (row === undefined || !sameHash(row.token_hash, input.tokenHash)) {
-        return { ok: false, reason: 'invalid' }
-      }
-      const r = toLive(row)
+      const r = row === undefined ? null : toLive(row)
+      const match = r === null ? null : matchToken(r, input.tokenHash)
+      if (r === null || match === null) return { ok: false, reason: 'invalid' }
       if (r.state === 'ended') return { ok: false, reason: 'ended', endReason: r.endReason! }
-      r.tokenHash = input.newTokenHash
-      r.gen += 1
-      r.state = 'open'
-      r.suspendedAt = null
-      r.expiresAt = input.expiresAt
+      if (expiredAt(r, input.at)) {
+        await this.#end(query, r, SWEEP_REASON, expiryContext(r))
+        return { ok: false, reason: 'ended', endReason: SWEEP_REASON }
+      }
+      applyResume(r, match, input)
       await query(this.#sql.write, liveParams(r))
       await this.#event(query, liveEvent('live.resumed', r, { at: input.at, actor: RESUME_ACTOR }))
       return { ok: true, record: r }
@@ -405,6 +415,7 @@ export class PostgresLiveStore implements LiveStore {
       rs.map((r) => r.state),
       rs.map((r) => r.suspendedAt),
       rs.map((r) => r.expiresAt),
+      rs.map((r) => r.prevTokenHash),
     ])
   }
 

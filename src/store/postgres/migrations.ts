@@ -212,6 +212,11 @@ export const LIVE_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX live_calls_until ON ${q}.live_calls (until)`,
     ],
   },
+  {
+    version: 5,
+    name: 'live sessions: the previous resume token hash, until confirmed',
+    up: (q) => [`ALTER TABLE ${q}.live_sessions ADD COLUMN prev_token_hash text`],
+  },
 ]
 
 /** The newest schema version of the session store (MIGRATIONS). */

@@ -141,17 +141,30 @@ return 1
 )
 
 /**
- * ARGV: 4 token hash, 5 new token hash, 6 expiresAt, 7 at, 8 ttl. Returns {'ok', fields},
+ * ARGV: 4 token hash, 5 new token hash, 6 expiresAt, 7 at, 8 ttl. The token hash matches the
+ * current one or, while set, prevTokenHash. A record whose expiresAt <= at is ended here as the
+ * sweeper would (at its expiresAt, actor system). On a match with the current hash it becomes
+ * prevTokenHash; on a match with the previous one, that stays. Returns {'ok', fields},
  * {'ended', reason} or {'invalid'}.
  */
 export const LIVE_RESUME = script(
   'live_resume',
   `
 local r = load()
-if r == nil or r.tokenHash ~= ARGV[4] then return {'invalid'} end
+if r == nil then return {'invalid'} end
+local current = r.tokenHash == ARGV[4]
+local previous = r.prevTokenHash ~= nil and r.prevTokenHash == ARGV[4]
+if not current and not previous then return {'invalid'} end
 if r.state == 'ended' then return {'ended', r.endReason} end
+if tonumber(r.expiresAt) <= tonumber(ARGV[7]) then
+  end_live(r, 'resume_window_expired', r.expiresAt, 'system', nil, nil)
+  return {'ended', 'resume_window_expired'}
+end
 r.gen = string.format('%d', tonumber(r.gen) + 1)
-redis.call('HSET', R, 'tokenHash', ARGV[5], 'gen', r.gen, 'state', 'open', 'expiresAt', ARGV[6])
+local prev = r.prevTokenHash
+if current then prev = r.tokenHash end
+redis.call('HSET', R, 'tokenHash', ARGV[5], 'prevTokenHash', prev, 'gen', r.gen, 'state', 'open',
+  'expiresAt', ARGV[6])
 redis.call('HDEL', R, 'suspendedAt')
 redis.call('ZADD', EXP, ARGV[6], H)
 live_event(r, 'live.resumed', ARGV[7], nil, 'principal', nil, nil)
@@ -163,8 +176,9 @@ return {'ok', redis.call('HGETALL', R)}
 /**
  * ARGV: 4 gen, 5 at, 6 ttl (opt), 7 outAcked (opt), 8 outLostTo (opt), 9 outLostReason
  * (nullable), 10 inLast (opt), 11 turn (nullable), 12 state (opt), 13 expiresAt (opt), 14 number
- * of messages, 15 of checkpoints, 16 of dropped checkpoint ids; then (seq, member) per message,
- * (id, JSON) per checkpoint, the dropped ids. Returns 1 when applied, 0 when fenced off.
+ * of messages, 15 of checkpoints, 16 of dropped checkpoint ids, 17 confirmToken ('1' clears
+ * prevTokenHash, '' leaves it); then (seq, member) per message, (id, JSON) per checkpoint, the
+ * dropped ids. Returns 1 when applied, 0 when fenced off.
  */
 export const LIVE_COMMIT = script(
   'live_commit',
@@ -177,7 +191,7 @@ local acked_s = opt(ARGV[7])
 local acked = tonumber(acked_s or r.outAcked)
 local out, out_s = tonumber(r.outSeq), nil
 local batch = {}
-local i = 17
+local i = 18
 for _ = 1, nm do
   local seq = tonumber(ARGV[i])
   if seq > out then
@@ -245,6 +259,7 @@ for _ = 1, nd do
   redis.call('ZREM', CO, ARGV[i])
   i = i + 1
 end
+if ARGV[17] == '1' then del[#del + 1] = 'prevTokenHash' end
 if #set > 0 then redis.call('HSET', R, unpack(set)) end
 if #del > 0 then redis.call('HDEL', R, unpack(del)) end
 expire_all(r, tonumber(opt(ARGV[6]) or ''))

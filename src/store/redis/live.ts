@@ -5,9 +5,9 @@
  * caller's id ever becomes key syntax (SEC-54), and the braces make it the hash tag, so the keys
  * of one live session sit in one slot.
  *
- *   <prefix>live:{<h>}:r    hash    the record: one field per LiveRecord field (null ones absent),
- *                                    plus pk and sk (the principal's and session's keys) and ckn
- *                                    (the checkpoint counter)
+ *   <prefix>live:{<h>}:r    hash    the record: one field per LiveRecord field (null ones absent,
+ *                                    so prevTokenHash only while unconfirmed), plus pk and sk (the
+ *                                    principal's and session's keys) and ckn (the checkpoint counter)
  *   <prefix>live:{<h>}:m    zset    the replay buffer: member '<seq>:<at>:<bytes>:<json>', score seq
  *   <prefix>live:{<h>}:c    hash    checkpoints: id -> JSON
  *   <prefix>live:{<h>}:co   zset    checkpoint ids, scored by insertion (oldest first)
@@ -121,6 +121,7 @@ function encodeRecord(r: LiveRecord, pk: string, sk: string): string[] {
   if (r.endReason !== null) f.push('endReason', r.endReason)
   if (r.endedAt !== null) f.push('endedAt', num(r.endedAt))
   if (r.outLostReason !== null) f.push('outLostReason', r.outLostReason)
+  if (r.prevTokenHash !== null) f.push('prevTokenHash', r.prevTokenHash)
   return f
 }
 
@@ -159,6 +160,7 @@ function decodeRecord(h: Record<string, string>): LiveRecord {
     outLostTo: number(h, 'outLostTo'),
     outLostReason: (h.outLostReason ?? null) as LiveRecord['outLostReason'],
     inLast: number(h, 'inLast'),
+    prevTokenHash: h.prevTokenHash ?? null,
   }
 }
 
@@ -266,7 +268,7 @@ export class RedisLiveStore implements LiveStore {
       record.state,
       num(record.state === 'ended' ? (record.endedAt ?? context.at) : record.expiresAt),
       num(record.createdAt),
-      ...encodeRecord(record, pk, sk),
+      ...encodeRecord({ ...record, prevTokenHash: null }, pk, sk),
     ])
   }
 
@@ -277,7 +279,10 @@ export class RedisLiveStore implements LiveStore {
     return h.id === undefined ? null : decodeRecord(h)
   }
 
-  /** Compares the token hashes inside the script (hashes, never the token: SEC-48). */
+  /**
+   * Compares the token hashes (current, then the unconfirmed previous one) inside the script
+   * (hashes, never the token: SEC-48); the same script ends a record whose expiresAt has passed.
+   */
   async resume(
     id: string,
     input: { tokenHash: string; newTokenHash: string; expiresAt: number; at: number },
@@ -323,6 +328,7 @@ export class RedisLiveStore implements LiveStore {
       num(append.length),
       num(checkpoints.length),
       num(drop.length),
+      c.confirmToken === true ? '1' : '',
     ]
     for (const m of append) args.push(num(m.seq), encodeMessage(m))
     for (const ck of checkpoints) args.push(ck.id, encodeCheckpoint(ck))

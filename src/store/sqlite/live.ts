@@ -1,9 +1,10 @@
 /** @module SqliteLiveStore: the LiveStore in the SQLite store's file, on its connection. */
 
 /*
- * Tables (LIVE_MIGRATIONS, version 4):
+ * Tables (LIVE_MIGRATIONS, versions 4 and 5):
  *
- *   live_sessions     one row per live session (the SHA-256 of its resume token only); indexed on
+ *   live_sessions     one row per live session (the SHA-256 of its resume token only, and of the
+ *                     previous one while unconfirmed: prev_token_hash, version 5); indexed on
  *                     principal, session_id and expires_at while not ended, on ended_at once ended
  *   live_messages     the server's replay buffer: (live_id, seq) -> json, bytes, at
  *   live_checkpoints  confirmed checkpoints, (live_id, id) unique, oldest first by rowid
@@ -26,10 +27,13 @@ import type {
 } from '../../live/live-store.ts'
 import {
   applyFields,
+  applyResume,
+  expiredAt,
+  expiryContext,
   liveEvent,
+  matchToken,
   RESUME_ACTOR,
   SWEEP_REASON,
-  sameHash,
   storableId,
   toBatch,
 } from '../live-common.ts'
@@ -43,8 +47,9 @@ export interface SqliteLiveConnection extends SqliteConnection {
 }
 
 /**
- * The live store's step. Same sequence and schema_migrations table as the session, user and token
- * steps (src/store/sqlite/migrations.ts): 4 is the next number after them.
+ * The live store's steps. Same sequence and schema_migrations table as the session, user and token
+ * steps (src/store/sqlite/migrations.ts): 4 was the next number after them, 5 the next after 4.
+ * A released step is never edited, only followed.
  */
 export const LIVE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
@@ -103,10 +108,16 @@ CREATE TABLE live_calls (
 CREATE INDEX live_calls_until ON live_calls (until);
 `,
   },
+  {
+    version: 5,
+    sql: `
+ALTER TABLE live_sessions ADD COLUMN prev_token_hash TEXT;
+`,
+  },
 ]
 
 const COLUMNS =
-  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last'
+  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, prev_token_hash'
 
 const intOrNull = (v: SQLInputValue | undefined): number | null =>
   v === null || v === undefined ? null : Number(v)
@@ -131,6 +142,7 @@ function toLive(row: Row): LiveRecord {
     outLostTo: Number(row.out_lost_to),
     outLostReason: (row.out_lost_reason ?? null) as LiveRecord['outLostReason'],
     inLast: Number(row.in_last),
+    prevTokenHash: (row.prev_token_hash ?? null) as string | null,
   }
 }
 
@@ -155,6 +167,7 @@ function liveParams(r: LiveRecord): SQLInputValue[] {
     r.outLostTo,
     r.outLostReason,
     r.inLast,
+    r.prevTokenHash,
   ]
 }
 
@@ -240,7 +253,7 @@ export class SqliteLiveStore implements LiveStore {
           .q(
             `INSERT OR REPLACE INTO live_sessions (${COLUMNS}) VALUES (${COLUMNS.replace(/\w+/g, '?')})`,
           )
-          .run(...liveParams(record))
+          .run(...liveParams({ ...record, prevTokenHash: null }))
         this.#conn.appendEvent(liveEvent('live.started', record, context))
       }),
     )
@@ -261,15 +274,14 @@ export class SqliteLiveStore implements LiveStore {
     return this.#db.run(() =>
       this.#db.tx((): ResumeOutcome => {
         const r = this.#select(id)
-        if (r === null || !sameHash(r.tokenHash, input.tokenHash)) {
-          return { ok: false, reason: 'invalid' }
-        }
+        const match = r === null ? null : matchToken(r, input.tokenHash)
+        if (r === null || match === null) return { ok: false, reason: 'invalid' }
         if (r.state === 'ended') return { ok: false, reason: 'ended', endReason: r.endReason! }
-        r.tokenHash = input.newTokenHash
-        r.gen += 1
-        r.state = 'open'
-        r.suspendedAt = null
-        r.expiresAt = input.expiresAt
+        if (expiredAt(r, input.at)) {
+          this.#end(r, SWEEP_REASON, expiryContext(r))
+          return { ok: false, reason: 'ended', endReason: SWEEP_REASON }
+        }
+        applyResume(r, match, input)
         this.#write(r)
         this.#conn.appendEvent(liveEvent('live.resumed', r, { at: input.at, actor: RESUME_ACTOR }))
         return { ok: true, record: r }
