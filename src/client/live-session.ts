@@ -11,6 +11,16 @@ import type { Emitter } from './events.ts'
 import { LiveCallError, LiveError, type LiveErrorCode } from './live-errors.ts'
 import type { LiveEvents, LostEvent } from './live-events.ts'
 import { CallBook, type CallHandlers } from './live-rpc.ts'
+import type { Cancel, LiveScheduler } from './live-scheduler.ts'
+
+/**
+ * A standalone `ack` goes out once this many messages are unacknowledged, or ACK_DELAY_MS after
+ * the first one (docs/protocol.md section 5): never one per message, since every frame counts
+ * against the server's rate limit (a browser delivers each message in its own task, so a fast
+ * server stream would otherwise be answered with as many acks and closed with 4207).
+ */
+export const ACK_EVERY = 64
+export const ACK_DELAY_MS = 1_000
 
 export interface SessionHooks {
   events: Emitter<LiveEvents>
@@ -23,6 +33,8 @@ export interface SessionHooks {
   violation(violation: Violation): void
   manualCheckpoints: boolean
   manualResyncs: boolean
+  /** Timers for the delayed ack (default: none; a held ack then waits for the next flush). */
+  scheduler?: LiveScheduler
 }
 
 interface PendingSend {
@@ -54,6 +66,11 @@ export class LiveSession {
   #flushing: Promise<void> | null = null
   #dispatching = false
   #ended = false
+  /** Highest ack the server heard from us on this connection (any frame carrying one). */
+  #ackWritten = 0
+  /** A standalone ack held back until it is due, and the timer that sends it. */
+  #ackHeld: number | null = null
+  #ackTimer: Cancel | null = null
   /** The server's bound on a payload (welcome.maxPayloadBytes). */
   maxPayloadBytes: number = DEFAULT_LIMITS.maxPayloadBytes
 
@@ -70,6 +87,8 @@ export class LiveSession {
     creditToPeer: number,
     turn: Side | null,
   ): Violation | null {
+    this.#dropHeldAck()
+    this.#ackWritten = 0 // what the engine acks from now on is above the hello's `last`
     const violation = this.peer.attach(peerLast, creditFromPeer, creditToPeer, turn)
     this.#dispatch()
     if (violation === null) void this.flushSoon()
@@ -77,6 +96,7 @@ export class LiveSession {
   }
 
   detach(): void {
+    this.#dropHeldAck()
     if (this.peer.attached) this.peer.detach()
     this.#dispatch()
   }
@@ -172,7 +192,8 @@ export class LiveSession {
     this.#dispatch()
     if (delta.changed || frames.length > 0 || this.#afterFlush.length > 0)
       this.#h.save(this.peer.snapshot())
-    if (frames.length > 0) this.#h.write(frames)
+    const out = this.#batchAcks(frames)
+    if (out.length > 0) this.#h.write(out)
     const after = this.#afterFlush
     this.#afterFlush = []
     for (const fn of after) fn()
@@ -183,6 +204,7 @@ export class LiveSession {
   end(sid: string | null): LostEvent {
     const state = this.peer.snapshot()
     this.#ended = true
+    this.#dropHeldAck()
     const error = refusal('session_ended')
     for (const s of this.#sends.splice(0)) s.reject(error)
     this.#calls.failAll(new LiveCallError('session_ended', 'the live session ended'))
@@ -192,6 +214,47 @@ export class LiveSession {
     this.#resyncs.clear()
     this.#afterFlush = []
     return { sid, seqs: state.outBuffer.map((m) => m.seq), calls: state.pendingCalls }
+  }
+
+  /**
+   * Takes the standalone `ack` out of a flush unless it is due (ACK_EVERY messages since the last
+   * ack the server heard); a held one goes out with the timer, or is superseded by a later ack.
+   */
+  #batchAcks(frames: Frame[]): Frame[] {
+    let standalone: number | null = null
+    for (const f of frames) {
+      if (f.t === 'ack') standalone = f.ack
+      else if ('ack' in f && typeof f.ack === 'number' && f.ack > this.#ackWritten)
+        this.#ackWritten = f.ack
+    }
+    if (standalone === null) {
+      if (this.#ackHeld !== null && this.#ackHeld <= this.#ackWritten) this.#dropHeldAck()
+      return frames
+    }
+    const out = frames.filter((f): boolean => f.t !== 'ack')
+    if (standalone <= this.#ackWritten) return out
+    if (standalone - this.#ackWritten >= ACK_EVERY || this.#h.scheduler === undefined) {
+      this.#dropHeldAck()
+      this.#ackWritten = standalone
+      out.push({ t: 'ack', ack: standalone })
+      return out
+    }
+    this.#ackHeld = standalone
+    this.#ackTimer ??= this.#h.scheduler.schedule(() => {
+      this.#ackTimer = null
+      const ack = this.#ackHeld
+      this.#ackHeld = null
+      if (ack === null || this.#ended || !this.peer.attached || ack <= this.#ackWritten) return
+      this.#ackWritten = ack
+      this.#h.write([{ t: 'ack', ack }])
+    }, ACK_DELAY_MS)
+    return out
+  }
+
+  #dropHeldAck(): void {
+    this.#ackTimer?.()
+    this.#ackTimer = null
+    this.#ackHeld = null
   }
 
   #payload(data: unknown): JsonValue | LiveError {

@@ -206,7 +206,10 @@ export type PeerEvent =
   | { type: 'turn_requested' }
   /** Our messages up to `upTo` are acknowledged by the peer. */
   | { type: 'acked'; upTo: number }
-  /** Credit became available again after `send()` had to queue (a good time to send more). */
+  /**
+   * Room again after `send()` had to queue: a credit grant arrived, or a flush wrote queued
+   * messages (with the credit of a new handshake, say). A good time to send more.
+   */
   | { type: 'drain' }
 
 /** The result of `send()`. `queued`: it waits for credit (it has a seq and is in the buffer). */

@@ -18,6 +18,9 @@ import { onMessage } from './inbound.ts'
 import { TokenBucket } from './rate-limiter.ts'
 import type { LiveGatewayOptions, LiveGatewayStats, LiveSessionHandle } from './types.ts'
 
+/** How long `close()` waits for clients to answer the close handshake before cutting them. */
+const CLOSE_GRACE_MS = 1_000
+
 /** The gateway's public face. */
 export interface LiveGateway {
   /** Handles one upgrade request (call it from your own `upgrade` listener). */
@@ -180,7 +183,20 @@ export function createLiveGateway(options: LiveGatewayOptions): LiveGateway {
       core.wheel.stop()
       const stop = await unwatch
       await stop?.()
-      await new Promise<void>((resolve) => wss.close(() => resolve()))
+      // A client that stopped reading never answers the close handshake: past a short grace,
+      // its socket is cut (its session was committed as suspended and resumes elsewhere).
+      const closed = new Promise<void>((resolve) => wss.close(() => resolve()))
+      let grace: NodeJS.Timeout | undefined
+      await Promise.race([
+        closed,
+        new Promise<void>((resolve) => {
+          grace = setTimeout(resolve, CLOSE_GRACE_MS)
+          grace.unref()
+        }),
+      ])
+      clearTimeout(grace)
+      for (const ws of wss.clients) ws.terminate()
+      await closed
     },
     stats() {
       let suspended = 0

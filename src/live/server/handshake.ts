@@ -325,7 +325,9 @@ async function stateFromStore(core: GatewayCore, record: LiveRecord): Promise<Pe
     outLostTo = firstKept - 1
     outLostReason = 'store_lost'
   }
-  const fresh = core.clock.now() // call ids and resync numbers never reused after a failover
+  // Call ids and resync numbers are never reused after a failover: each fencing generation has
+  // its own range (the clock would not do: two processes may read the same ms, or skewed ones).
+  const fresh = idBase(record.gen)
   return {
     side: 'server',
     mode: record.mode,
@@ -353,4 +355,16 @@ function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** Call ids and resync numbers a process may use per generation held (2^26). */
+const IDS_PER_GEN = 2 ** 26
+
+/**
+ * The first call id number and resync number of a session rebuilt from the store under `gen`:
+ * above every number an earlier generation's process used (it used fewer than 2^26), and safe
+ * integers for 2^27 generations.
+ */
+export function idBase(gen: number): number {
+  return gen * IDS_PER_GEN
 }
