@@ -22,7 +22,7 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startWebServer(
-  options: { policy?: Partial<SessionPolicy>; trustProxy?: boolean } = {},
+  options: { policy?: Partial<SessionPolicy>; trustProxy?: boolean; live?: boolean } = {},
 ) {
   const store = new MemoryStore()
   await store.init()
@@ -51,6 +51,9 @@ export async function startWebServer(
       // argon2id at a cost the tests can afford many times; the defaults are tested in test/auth
       password: { memoryKiB: 1024, passes: 1 },
     },
+    ...(options.live
+      ? { live: { store: store.live(), origins: [origin, `http://127.0.0.1:${port}`] } }
+      : {}),
   })
   await server.app.listen({ host: '127.0.0.1', port })
   return {
