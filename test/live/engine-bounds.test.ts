@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { frames, make } from './engine-helpers.ts'
 
 describe('engine: replay buffer and queue bounds', () => {
-  it('SEC-49 the replay buffer is bounded by count; evicted messages become a gap on resume', () => {
-    const a = make({ limits: { replayMaxCount: 2 } })
+  it('SEC-49 the replay buffer is bounded by count; under drop-oldest evicted messages become a gap on resume', () => {
+    const a = make({ limits: { replayMaxCount: 2 }, policy: 'drop-oldest' })
     for (let i = 1; i <= 5; i++) a.peer.send(i)
     frames(a.peer)
     expect(a.peer.unacked).toBe(2)
@@ -16,12 +16,41 @@ describe('engine: replay buffer and queue bounds', () => {
     ])
   })
 
-  it('SEC-49 the replay buffer is bounded by payload bytes', () => {
-    const a = make({ limits: { replayMaxBytes: 10 } })
+  it('SEC-49 the replay buffer is bounded by payload bytes (drop-oldest evicts)', () => {
+    const a = make({ limits: { replayMaxBytes: 10 }, policy: 'drop-oldest' })
     a.peer.send('12345678')
     a.peer.send('1234')
     const s = a.peer.snapshot()
     expect([s.outLostTo, s.outLostReason, s.outBuffer.length]).toEqual([1, 'buffer_bytes', 1])
+  })
+
+  it('SEC-49 under wait, a full replay buffer refuses new messages instead of losing old ones; an ack makes room and drains', () => {
+    const a = make({ limits: { replayMaxCount: 2, replayMaxBytes: 1_000 } })
+    expect(a.peer.send(1)).toMatchObject({ ok: true, seq: 1 })
+    expect(a.peer.send(2)).toMatchObject({ ok: true, seq: 2 })
+    expect(a.peer.send(3)).toEqual({ ok: false, reason: 'queue_full' })
+    frames(a.peer)
+    const s = a.peer.snapshot()
+    expect([s.outLostTo, s.outBuffer.map((m) => m.seq)]).toEqual([0, [1, 2]])
+    expect(a.peer.receive({ t: 'ack', ack: 1 })).toBeNull()
+    expect(a.events.some((e) => e.type === 'drain')).toBe(true)
+    expect(a.peer.send(3)).toMatchObject({ ok: true, seq: 3 })
+    // bytes likewise
+    const b = make({ limits: { replayMaxBytes: 10 } })
+    expect(b.peer.send('12345678')).toMatchObject({ ok: true })
+    expect(b.peer.send('1234')).toEqual({ ok: false, reason: 'queue_full' })
+  })
+
+  it('SEC-49 under disconnect, a full replay buffer is 4003 (the peer resumes and gets everything)', () => {
+    const a = make({ limits: { replayMaxCount: 2 }, policy: 'disconnect' })
+    a.peer.send(1)
+    a.peer.send(2)
+    expect(a.peer.send(3)).toMatchObject({
+      ok: false,
+      reason: 'disconnect',
+      violation: { code: 4003 },
+    })
+    expect(a.peer.snapshot().outLostTo).toBe(0)
   })
 
   it('SEC-49 the replay buffer is bounded by age (injected clock)', () => {
@@ -34,7 +63,7 @@ describe('engine: replay buffer and queue bounds', () => {
   })
 
   it('SEC-49 no gap on resume when the peer already has the evicted messages', () => {
-    const a = make({ limits: { replayMaxCount: 1 } })
+    const a = make({ limits: { replayMaxCount: 1 }, policy: 'drop-oldest' })
     a.peer.send(1)
     a.peer.send(2)
     frames(a.peer)

@@ -101,6 +101,14 @@ export class Outbound {
     }
     const json = JSON.stringify(data) ?? 'null'
     const bytes = utf8Length(json)
+    // Under `wait` and `disconnect` a full replay buffer is backpressure, never loss: the count
+    // and byte bounds refuse the new message instead of evicting unacknowledged ones (only
+    // `drop-oldest` trades old messages for new ones, and says so with a gap).
+    if (policy !== 'drop-oldest' && this.count > 0) {
+      const lim = this.#limits
+      if (this.count >= lim.replayMaxCount || this.#bytes + bytes > lim.replayMaxBytes)
+        return policy === 'wait' ? 'queue_full' : 'disconnect'
+    }
     const rec: BufferedMessage = { seq: ++this.seq, json, bytes, at: this.#clock.now() }
     this.#queue.push(rec)
     this.#queueVal.push(data)

@@ -374,7 +374,13 @@ export class Peer implements PeerContract {
   }
 
   #applyAck(n: number): void {
-    if (this.#out.ack(n)) this.#emit({ type: 'acked', upTo: n })
+    if (!this.#out.ack(n)) return
+    this.#emit({ type: 'acked', upTo: n })
+    // An ack frees replay-buffer room: a send refused for a full buffer may go now.
+    if (this.#out.wantDrain) {
+      this.#out.wantDrain = false
+      this.#emit({ type: 'drain' })
+    }
   }
 
   #onCall(id: string, method: string, params: JsonValue | undefined): Violation | null {
