@@ -64,6 +64,7 @@ export function registerServe(program: Command): void {
               origins: originsOf({ ...config, port }),
               heartbeatMs: config.liveHeartbeatMs,
               resumeWindowMs: config.liveResumeWindowMs,
+              handshakeTimeoutMs: config.liveHandshakeTimeoutMs,
               policy: config.liveSlowConsumer,
               maxConnectionsPerPrincipal: config.liveMaxPerPrincipal,
               maxConnectionsPerAddress: config.liveMaxPerAddress,

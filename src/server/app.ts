@@ -53,6 +53,8 @@ export interface LiveServerOptions {
   origins: string[]
   heartbeatMs?: number
   resumeWindowMs?: number
+  /** Time from the upgrade to a valid hello (4002, SEC-47). */
+  handshakeTimeoutMs?: number
   policy?: 'wait' | 'drop-oldest' | 'disconnect'
   maxConnectionsPerPrincipal?: number
   maxConnectionsPerAddress?: number
@@ -296,6 +298,9 @@ function startLive(
       ...(live.heartbeatMs !== undefined ? { heartbeatMs: live.heartbeatMs } : {}),
       ...(live.resumeWindowMs !== undefined
         ? { resumeWindowMs: live.resumeWindowMs, replayMaxAgeMs: live.resumeWindowMs }
+        : {}),
+      ...(live.handshakeTimeoutMs !== undefined
+        ? { handshakeTimeoutMs: live.handshakeTimeoutMs }
         : {}),
       maxFramesPerSecond: rate,
       frameBurst: rate * 2,

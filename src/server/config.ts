@@ -45,6 +45,7 @@ export interface ServerConfig {
   live: boolean
   liveHeartbeatMs: number
   liveResumeWindowMs: number
+  liveHandshakeTimeoutMs: number
   liveSlowConsumer: 'wait' | 'drop-oldest' | 'disconnect'
   liveMaxPerPrincipal: number
   liveMaxPerAddress: number
@@ -462,6 +463,13 @@ export const SETTINGS = [
     'how long a live session whose connection dropped may be resumed',
   ),
   setting(
+    'liveHandshakeTimeout',
+    'PARLEY_LIVE_HANDSHAKE_TIMEOUT',
+    duration(100, 60_000),
+    '10s',
+    'time from a live upgrade to a valid hello; slower connections are closed with 4002 (SEC-47)',
+  ),
+  setting(
     'liveSlowConsumer',
     'PARLEY_LIVE_SLOW_CONSUMER',
     oneOf('wait', 'drop-oldest', 'disconnect'),
@@ -622,6 +630,7 @@ export function loadConfig(
     live: values.live as boolean,
     liveHeartbeatMs: values.liveHeartbeat as number,
     liveResumeWindowMs: values.liveResumeWindow as number,
+    liveHandshakeTimeoutMs: values.liveHandshakeTimeout as number,
     liveSlowConsumer: values.liveSlowConsumer as ServerConfig['liveSlowConsumer'],
     liveMaxPerPrincipal: values.liveMaxPerPrincipal as number,
     liveMaxPerAddress: values.liveMaxPerAddress as number,
