@@ -309,4 +309,27 @@ describe('fencing and store failures', () => {
     expect(client.of('msg')).toHaveLength(0)
     r.live.commit = commit
   })
+
+  it('what a failed commit left unsaved is written with the next one: the store never has a hole another process would replay wrong', async () => {
+    r = await rig()
+    const { client, welcome } = await r.open((await r.login()).token)
+    const commit = r.live.commit.bind(r.live)
+    r.live.commit = async () => {
+      throw new Error('store down')
+    }
+    await r.gateway.send(welcome.sid, 'during the outage').catch(() => {})
+    expect((await client.closedWith()).code).toBe(4005)
+    r.live.commit = commit // the store is back; the client resumes here
+    const c2 = await r.resume(welcome.sid, welcome.token, 0)
+    expect((await c2.next('welcome')).resumed).toBe(true)
+    expect(await c2.next('msg')).toMatchObject({ seq: 1, data: 'during the outage' })
+    await r.gateway.send(welcome.sid, 'after')
+    expect(await c2.next('msg')).toMatchObject({ seq: 2, data: 'after' })
+    await eventually(async () => (await r!.live.get(welcome.sid))?.outSeq === 2, 'commit')
+    const stored = await r.live.messages(welcome.sid, 0, 10)
+    expect(stored.map((m) => [m.seq, m.json])).toEqual([
+      [1, '"during the outage"'],
+      [2, '"after"'],
+    ])
+  })
 })

@@ -134,6 +134,7 @@ export class Flusher {
         for (const i of items) {
           if (i.commit !== null) {
             i.live.afterCommit.unshift(...i.after) // not durable yet: wait for a later commit
+            i.live.unsaved = i.commit // written again with the next commit: no hole in the store
             this.#host.storeFailed(i.live, i.conn, err)
           } else this.#write(i)
         }
@@ -161,18 +162,25 @@ export class Flusher {
 
   /** The store write of one flush, or null when nothing needs writing. */
   #commitOf(live: LiveSession, delta: PeerDelta, now: number): LiveCommit | null {
-    const commit: LiveCommit = { id: live.id, gen: live.gen, at: now }
-    let write = false
+    const unsaved = live.unsaved
+    live.unsaved = null
+    // Its state and lease are derived afresh below; the rest is carried over.
+    const { state: _state, expiresAt: _expires, ...carried } = unsaved ?? {}
+    const commit: LiveCommit = { ...carried, id: live.id, gen: live.gen, at: now }
+    let write = unsaved !== null
     if (delta.changed) {
       write = true
-      commit.append = delta.appended
+      // What a failed commit left unsaved goes first (appends, checkpoints and drops in order).
+      commit.append = [...(unsaved?.append ?? []), ...delta.appended]
       commit.outAcked = delta.outAcked
       commit.outLostTo = delta.outLostTo
       commit.outLostReason = delta.outLostReason
       commit.inLast = delta.inLast
       commit.turn = delta.turn
-      if (delta.checkpoints.length > 0) commit.checkpoints = delta.checkpoints
-      if (delta.droppedCheckpoints.length > 0) commit.dropCheckpoints = delta.droppedCheckpoints
+      const checkpoints = [...(unsaved?.checkpoints ?? []), ...delta.checkpoints]
+      if (checkpoints.length > 0) commit.checkpoints = checkpoints
+      const drops = [...(unsaved?.dropCheckpoints ?? []), ...delta.droppedCheckpoints]
+      if (drops.length > 0) commit.dropCheckpoints = drops
     }
     if (live.confirmToken) {
       write = true
@@ -211,6 +219,7 @@ export class Flusher {
         }
       } catch (err) {
         live.afterCommit.unshift(...after)
+        live.unsaved = commit
         throw err
       }
       if (commit.expiresAt !== undefined) live.expiresAt = commit.expiresAt

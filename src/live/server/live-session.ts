@@ -5,6 +5,7 @@
 
 import type { EndReason } from '../../core/session.ts'
 import type { PeerContract, PeerEvent, Violation } from '../engine/types.ts'
+import type { LiveCommit } from '../live-store.ts'
 import type { DialogMode, JsonValue, ResyncKind, Side } from '../protocol/index.ts'
 import type { Connection } from './connection.ts'
 import { LiveRpcError, LiveSendError } from './errors.ts'
@@ -91,6 +92,8 @@ export class LiveSession {
   tokenUnconfirmed = false
   /** The next commit clears the previous resume token (`LiveCommit.confirmToken`). */
   confirmToken = false
+  /** A commit the store failed to take: merged into the next one, so the store has no hole. */
+  unsaved: LiveCommit | null = null
   /** A resume is in progress: the flusher leaves this session alone. */
   resuming = false
   /** The resume-window timer while suspended. */
