@@ -20,6 +20,14 @@ describe('examples', () => {
     expect(stdout).toContain('laptop refused: idle_timeout')
   }, 40_000)
 
+  it('examples/live: a live session survives a dropped connection; every echo exactly once, the offline call run once', async () => {
+    const { stdout } = await run(node, ['examples/live/main.ts'], { timeout: 30_000 })
+    expect(stdout).toContain('client: resumed, nothing lost')
+    expect(stdout).toContain('every message echoed exactly once: [1,2,3,4]')
+    expect(stdout).toContain('cart.add -> { total: 3 }')
+    expect(stdout).toContain('server: live session ended (logout)')
+  }, 40_000)
+
   it('examples/service-api signs in with a cookie, validates it, signs out and says why', async () => {
     child = spawn(node, ['examples/service-api/main.ts'], { env: { ...process.env, PORT: '0' } })
     const url = await new Promise<string>((resolve, reject) => {
