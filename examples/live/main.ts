@@ -39,7 +39,7 @@ const gateway = createLiveGateway({
       return { total }
     },
   },
-  onEnd: (session, reason) => console.log(`server: live session ended (${reason})`),
+  onEnd: (_session, reason) => console.log(`server: live session ended (${reason})`),
 })
 const server = createServer((_req, res) => res.end('hello'))
 gateway.attach(server, { path: '/live' })
