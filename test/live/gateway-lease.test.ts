@@ -44,4 +44,33 @@ describe('open-session lease', () => {
     const ended = await r.live.sweep(r.clock.now(), 100, 0)
     expect(ended.map((e) => [e.id, e.endReason])).toEqual([[welcome.sid, 'resume_window_expired']])
   })
+
+  it('a heartbeat is a ping: the Parley session behind several connections is re-checked once per interval, and only once per touch interval while the change feed is up', async () => {
+    for (const watched of [false, true]) {
+      r = await rig({ watched, limits: { heartbeatMs: 15_000 } })
+      const { token } = await r.login()
+      const clients = [await r.open(token), await r.open(token), await r.open(token)]
+      await new Promise((res) => setTimeout(res, 20)) // socket I/O: the feed subscription
+      let gets = 0
+      const get = r.store.get.bind(r.store)
+      r.store.get = (id: string) => {
+        gets++
+        return get(id)
+      }
+      for (let n = 1; n <= 4; n++) {
+        r.advance(15_000) // 1 min in all: one touch interval
+        for (const { client } of clients) {
+          await client.next('ping')
+          client.send({ t: 'pong', n })
+        }
+        await new Promise((res) => setTimeout(res, 10)) // socket I/O: the pongs arrive
+      }
+      // 3 connections × 4 beats = 12 pings; without a feed, one re-check per beat interval
+      // (4); with one, a single safety-net re-check in the minute.
+      expect(gets, watched ? 'with a feed' : 'without a feed').toBeLessThanOrEqual(watched ? 2 : 5)
+      expect(gets).toBeGreaterThanOrEqual(1)
+      await r.close()
+      r = undefined
+    }
+  })
 })

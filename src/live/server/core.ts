@@ -41,6 +41,10 @@ export class GatewayCore implements SessionHost {
   readonly wheel: TimerWheel
   readonly flusher: Flusher
   closing = false
+  /** Whether the store's change feed is up (it reports session ends at once). */
+  feedUp = false
+  /** When each Parley session with live sessions here was last re-checked at a heartbeat. */
+  readonly #checkedAt = new Map<string, number>()
   #recheckAllAt = Number.NEGATIVE_INFINITY
   #recheckQueued = false
 
@@ -175,7 +179,17 @@ export class GatewayCore implements SessionHost {
     // An idle open session renews its store lease here (the flusher writes it only past half of
     // the window), or the sweeper would end it as if its process had died.
     if (live.expiresAt - now < openLeaseMs(this.limits) / 2) this.markDirty(live)
-    void this.#checkAndTouch(live)
+    // The Parley session is re-checked (and touched) at most once per heartbeat interval for all
+    // its live connections; while the store's change feed is up, which reports ends at once, only
+    // once per touch interval, as a safety net. A heartbeat is then a ping and nothing else.
+    const every = this.feedUp
+      ? Math.max(this.limits.heartbeatMs, this.sessions.policy.touchIntervalMs)
+      : this.limits.heartbeatMs
+    const last = this.#checkedAt.get(live.sessionId) ?? 0
+    if (now - last >= every - this.wheel.tickMs) {
+      this.#checkedAt.set(live.sessionId, now)
+      void this.#checkAndTouch(live)
+    }
   }
 
   async #checkAndTouch(live: LiveSession): Promise<void> {
@@ -284,6 +298,7 @@ export class GatewayCore implements SessionHost {
     live.expiryTimer?.cancel()
     live.expiryTimer = null
     this.registry.delete(live)
+    if (this.registry.bySession(live.sessionId).length === 0) this.#checkedAt.delete(live.sessionId)
     const conn = live.conn
     live.conn = null
     if (conn !== null) {
@@ -319,6 +334,7 @@ export class GatewayCore implements SessionHost {
     live.state = 'ended'
     live.expiryTimer?.cancel()
     this.registry.delete(live)
+    if (this.registry.bySession(live.sessionId).length === 0) this.#checkedAt.delete(live.sessionId)
     live.conn = null
     conn?.fail(4104, 'the session was resumed by another connection')
     live.failPending()

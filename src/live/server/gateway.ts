@@ -76,7 +76,14 @@ export function createLiveGateway(options: LiveGatewayOptions): LiveGateway {
     unwatch = watch
       .call(options.sessions.store, (change) => {
         if (change.type === 'invalidate') void core.recheck(change.id)
-        else core.recheckAll()
+        else {
+          if (change.type === 'link') core.feedUp = change.up
+          core.recheckAll()
+        }
+      })
+      .then((stop) => {
+        core.feedUp = true
+        return stop
       })
       .catch((err: unknown) => {
         core.logger?.error?.({ err }, 'live: session change feed unavailable')

@@ -47,7 +47,7 @@ class Entry implements WheelTimer {
 export interface TimerWheelOptions {
   clock: Clock
   scheduler?: Scheduler
-  /** Resolution of the wheel in ms (default 100). */
+  /** Resolution of the wheel in ms (default 20). */
   tickMs?: number
   /** Slots of the wheel (default 1024); a timer further out waits for later rounds. */
   slots?: number
@@ -80,7 +80,7 @@ export class TimerWheel {
   constructor(options: TimerWheelOptions) {
     this.#clock = options.clock
     this.#scheduler = options.scheduler ?? systemScheduler
-    this.tickMs = options.tickMs ?? 100
+    this.tickMs = options.tickMs ?? 20
     const slots = options.slots ?? 1024
     if (!Number.isInteger(this.tickMs) || this.tickMs < 1 || !Number.isInteger(slots) || slots < 1)
       throw new RangeError('tickMs and slots must be positive integers')

@@ -153,7 +153,7 @@ export interface LiveGatewayOptions extends LiveHandlers {
   logger?: LiveLogger
   /** The interval source of the timer wheel (tests pass a manual one). */
   scheduler?: Scheduler
-  /** Resolution of the timer wheel in ms (default 100). */
+  /** Resolution of the timer wheel in ms (default 20: at most a 20th of a second of heartbeats per tick). */
   tickMs?: number
 }
 
