@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks'
 import { io, type Socket } from 'socket.io-client'
 import WebSocket from 'ws'
+import { LiveClient } from '../src/client/index.ts'
 import { LIVE_ORIGIN, LIVE_PATH, type LiveKind, PAYLOAD, PAYLOAD_JSON } from './live-protocol.ts'
 
 /** What every client connection offers the loads. */
@@ -29,6 +30,73 @@ export interface Conn {
 
 const WS_OPTIONS = { perMessageDeflate: false, origin: LIVE_ORIGIN } as const
 
+/**
+ * Which WebSocket client the raw clients (the ws baseline's and Parley's raw-frame one) use: the
+ * `ws` library (default), or Node's global WebSocket (undici), which writes differently (see
+ * docs/benchmarks.md). Both kinds of rows always use the same one.
+ */
+export type Transport = 'ws' | 'global'
+
+/** One client socket, whichever library is under it. */
+interface Sock {
+  send(text: string): void
+  /** Drops the connection (ws: without a close handshake); resolves once it is closed. */
+  kill(): Promise<void>
+}
+
+interface SockHandlers {
+  open(): void
+  /** A text message: `isMsg` when it starts with `{"t":"msg"` (checked without decoding it all). */
+  message(isMsg: boolean, text: () => string): void
+  ping?(): void
+  close(why: string): void
+}
+
+const MSG_PREFIX = '{"t":"msg"'
+
+function dial(transport: Transport, url: string, protocols: string[], h: SockHandlers): Sock {
+  if (transport === 'global') {
+    const ws = new globalThis.WebSocket(url, protocols)
+    let closed = false
+    ws.addEventListener('open', () => h.open())
+    ws.addEventListener('message', (ev) => {
+      const text = ev.data as string
+      h.message(text.startsWith(MSG_PREFIX), () => text)
+    })
+    ws.addEventListener('close', (ev) => {
+      closed = true
+      h.close(`close ${ev.code} ${ev.reason}`)
+    })
+    ws.addEventListener('error', () => h.close('error'))
+    return {
+      send: (text) => ws.send(text),
+      kill() {
+        if (closed) return Promise.resolve()
+        const done = new Promise<void>((resolve) => ws.addEventListener('close', () => resolve()))
+        ws.close()
+        return done
+      },
+    }
+  }
+  const ws = new WebSocket(url, protocols, WS_OPTIONS)
+  ws.once('open', () => h.open())
+  ws.on('message', (raw: Buffer) => {
+    h.message(raw.toString('latin1', 0, 10) === MSG_PREFIX, () => raw.toString())
+  })
+  if (h.ping) ws.on('ping', h.ping)
+  ws.on('close', (code, reason) => h.close(`close ${code} ${reason.toString()}`))
+  ws.on('error', (err) => h.close(err.message))
+  return {
+    send: (text) => ws.send(text),
+    kill() {
+      if (ws.readyState === WebSocket.CLOSED) return Promise.resolve()
+      const done = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+      ws.terminate()
+      return done
+    },
+  }
+}
+
 /** The raw `ws` baseline client: `{"seq":n,"ack":m,"data":{...}}` out, echoes counted. */
 class WsConn implements Conn {
   onMessage = () => {}
@@ -36,31 +104,31 @@ class WsConn implements Conn {
   closed: string | null = null
   #outSeq = 0
   #inLast = 0
-  readonly ws: WebSocket
-  constructor(ws: WebSocket) {
-    this.ws = ws
-    ws.on('message', () => {
-      this.#inLast++
-      this.onMessage()
-    })
-    ws.on('ping', () => this.pings++)
-    ws.on('close', (code) => {
-      this.closed ??= `close ${code}`
-    })
-  }
+  sock: Sock | null = null
   send(): void {
-    this.ws.send(`{"seq":${++this.#outSeq},"ack":${this.#inLast},"data":${PAYLOAD_JSON}}`)
+    this.sock?.send(`{"seq":${++this.#outSeq},"ack":${this.#inLast},"data":${PAYLOAD_JSON}}`)
   }
   close(): void {
-    this.ws.terminate()
+    void this.sock?.kill()
   }
 }
 
-function openWs(url: string): Promise<WsConn> {
+function openWs(url: string, transport: Transport): Promise<WsConn> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, WS_OPTIONS)
-    ws.once('open', () => resolve(new WsConn(ws)))
-    ws.once('error', reject)
+    const conn = new WsConn()
+    let opened = false
+    conn.sock = dial(transport, url, [], {
+      open: () => {
+        opened = true
+        resolve(conn)
+      },
+      message: () => conn.onMessage(),
+      ping: () => conn.pings++,
+      close: (why) => {
+        conn.closed ??= why
+        if (!opened) reject(new Error(why))
+      },
+    })
   })
 }
 
@@ -105,6 +173,51 @@ function openSocketIo(port: number): Promise<SocketIoConn> {
   })
 }
 
+/**
+ * Parley's client SDK (`LiveClient` from `parley/client`, on Node's global WebSocket, its outbox
+ * in memory): the reference for what an application's own client costs. Heartbeats are answered
+ * inside the SDK and not counted.
+ */
+class SdkConn implements Conn {
+  onMessage = () => {}
+  pings = 0
+  closed: string | null = null
+  readonly live: LiveClient
+  constructor(live: LiveClient) {
+    this.live = live
+    live.on('message', () => this.onMessage())
+    live.on('ended', (e) => {
+      this.closed ??= `ended ${e.reason}`
+    })
+  }
+  send(): void {
+    this.live.send(PAYLOAD).catch((err: unknown) => {
+      this.closed ??= err instanceof Error ? err.message : String(err)
+    })
+  }
+  close(): void {
+    void this.live.close()
+  }
+}
+
+function openSdk(url: string, cred: string, i: number): Promise<SdkConn> {
+  return new Promise((resolve, reject) => {
+    const live = new LiveClient({ url, credential: () => cred, name: `bench-${i}`, credit: GRANT })
+    const conn = new SdkConn(live)
+    const offOpen = live.on('open', () => {
+      offOpen()
+      offEnded()
+      resolve(conn)
+    })
+    const offEnded = live.on('ended', (e) => {
+      offOpen()
+      offEnded()
+      reject(new Error(`ended before open: ${e.reason}`))
+    })
+    live.connect()
+  })
+}
+
 /** What a client asks for in `hello`: a new session, or a resume. */
 export type Hello = { cred: string } | { resume: { sid: string; token: string; last: number } }
 
@@ -125,6 +238,13 @@ export class ParleyConn implements Conn {
   resumed = false
   /** Highest contiguous server seq received (replayed ones included). */
   inLast = 0
+  /** Application messages received on this connection. */
+  received = 0
+  /**
+   * The highest ack this client may send (the resume measurement holds its ack back, so that a
+   * pong in between cannot acknowledge what the server is to replay).
+   */
+  ackLimit = Number.POSITIVE_INFINITY
   /** The seq of the first `msg` after the handshake (to check a replay starts where it should). */
   firstSeq: number | null = null
   gaps = 0
@@ -132,74 +252,82 @@ export class ParleyConn implements Conn {
   #credit = 0
   #owed = 0
   #sinceGrant = 0
-  #ws: WebSocket
+  #ws: Sock | null = null
 
-  private constructor(ws: WebSocket, inLast: number) {
-    this.#ws = ws
+  private constructor(inLast: number) {
     this.inLast = inLast
   }
 
   /** Opens a connection, sends `hello`, resolves at `welcome`. */
-  static open(url: string, hello: Hello, outSeq = 0): Promise<ParleyConn> {
+  static open(
+    url: string,
+    hello: Hello,
+    outSeq = 0,
+    transport: Transport = 'ws',
+  ): Promise<ParleyConn> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, ['parley.v1'], WS_OPTIONS)
-      const conn = new ParleyConn(ws, 'resume' in hello ? hello.resume.last : 0)
+      const conn = new ParleyConn('resume' in hello ? hello.resume.last : 0)
       conn.#outSeq = outSeq
       let welcomed = false
-      ws.once('open', () => ws.send(JSON.stringify({ t: 'hello', ...hello, credit: GRANT })))
-      ws.on('message', (raw: Buffer) => {
-        if (raw.toString('latin1', 0, 10) === '{"t":"msg"') {
-          if (conn.firstSeq === null) conn.firstSeq = Number(JSON.parse(raw.toString()).seq)
-          conn.inLast++
-          if (++conn.#sinceGrant >= GRANT / 2) {
-            ws.send(`{"t":"credit","n":${conn.#sinceGrant}}`)
-            conn.#sinceGrant = 0
-          }
-          conn.onMessage()
-          return
-        }
-        const f = JSON.parse(raw.toString()) as Record<string, unknown>
-        switch (f.t) {
-          case 'welcome':
-            welcomed = true
-            conn.sid = f.sid as string
-            conn.token = f.token as string
-            conn.resumed = f.resumed === true
-            conn.#credit = f.credit as number
-            resolve(conn)
-            break
-          case 'ping':
-            conn.pings++
-            ws.send(`{"t":"pong","n":${f.n},"ack":${conn.inLast}}`)
-            break
-          case 'credit':
-            conn.#credit += f.n as number
-            while (conn.#owed > 0 && conn.#credit > 0) {
-              conn.#owed--
-              conn.send()
+      const ws = dial(transport, url, ['parley.v1'], {
+        open: () => ws.send(JSON.stringify({ t: 'hello', ...hello, credit: GRANT })),
+        message: (isMsg, text) => {
+          if (isMsg) {
+            if (conn.firstSeq === null) conn.firstSeq = Number(JSON.parse(text()).seq)
+            conn.inLast++
+            conn.received++
+            if (++conn.#sinceGrant >= GRANT / 2) {
+              ws.send(`{"t":"credit","n":${conn.#sinceGrant}}`)
+              conn.#sinceGrant = 0
             }
-            break
-          case 'gap':
-            conn.gaps++
-            conn.inLast = f.to as number
-            break
-          case 'err':
-            conn.closed ??= `err ${f.code} ${f.message}`
-            break
-          case 'bye':
-            conn.closed ??= `bye ${f.reason}`
-            break
-        }
+            conn.onMessage()
+            return
+          }
+          const f = JSON.parse(text()) as Record<string, unknown>
+          switch (f.t) {
+            case 'welcome':
+              welcomed = true
+              conn.sid = f.sid as string
+              conn.token = f.token as string
+              conn.resumed = f.resumed === true
+              conn.#credit = f.credit as number
+              resolve(conn)
+              break
+            case 'ping':
+              conn.pings++
+              ws.send(`{"t":"pong","n":${f.n},"ack":${conn.ack}}`)
+              break
+            case 'credit':
+              conn.#credit += f.n as number
+              while (conn.#owed > 0 && conn.#credit > 0) {
+                conn.#owed--
+                conn.send()
+              }
+              break
+            case 'gap':
+              conn.gaps++
+              conn.inLast = f.to as number
+              break
+            case 'err':
+              conn.closed ??= `err ${f.code} ${f.message}`
+              break
+            case 'bye':
+              conn.closed ??= `bye ${f.reason}`
+              break
+          }
+        },
+        close: (why) => {
+          conn.closed ??= why
+          if (!welcomed) reject(new Error(`closed before welcome: ${conn.closed}`))
+        },
       })
-      ws.on('close', (code, reason) => {
-        conn.closed ??= `close ${code} ${reason.toString()}`
-        if (!welcomed) reject(new Error(`closed before welcome: ${conn.closed}`))
-      })
-      ws.on('error', (err) => {
-        conn.closed ??= err.message
-        if (!welcomed) reject(err)
-      })
+      conn.#ws = ws
     })
+  }
+
+  /** The cumulative ack sent with `msg` and `pong`. */
+  get ack(): number {
+    return Math.min(this.inLast, this.ackLimit)
   }
 
   get outSeq(): number {
@@ -217,20 +345,16 @@ export class ParleyConn implements Conn {
       return
     }
     this.#credit--
-    this.#ws.send(`{"t":"msg","seq":${++this.#outSeq},"ack":${this.inLast},"data":${json}}`)
+    this.#ws?.send(`{"t":"msg","seq":${++this.#outSeq},"ack":${this.ack},"data":${json}}`)
   }
 
-  /** Drops the transport without a close handshake (a lost connection). */
+  /** Drops the transport (with `ws`: without a close handshake, a lost connection). */
   terminate(): Promise<void> {
-    const ws = this.#ws
-    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve()
-    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
-    ws.terminate()
-    return closed
+    return this.#ws?.kill() ?? Promise.resolve()
   }
 
   close(): void {
-    this.#ws.terminate()
+    void this.#ws?.kill()
   }
 }
 
@@ -240,17 +364,22 @@ export interface Endpoint {
   port: number
   /** Session tokens (Parley): connection i uses credential i. */
   credentials: string[]
+  /** Parley: connect with the SDK's LiveClient instead of the raw-frame client. */
+  sdk?: boolean
+  /** The raw clients' WebSocket library (default `ws`; heartbeats are counted only with `ws`). */
+  transport?: Transport
 }
 
 const wsUrl = (port: number) => `ws://127.0.0.1:${port}${LIVE_PATH}`
 
 /** Opens connection `i` of an endpoint. */
 export function openConn(ep: Endpoint, i: number): Promise<Conn> {
-  if (ep.kind === 'ws') return openWs(wsUrl(ep.port))
+  if (ep.kind === 'ws') return openWs(wsUrl(ep.port), ep.transport ?? 'ws')
   if (ep.kind === 'socketio') return openSocketIo(ep.port)
   const cred = ep.credentials[i]
   if (cred === undefined) return Promise.reject(new Error(`no credential for connection ${i}`))
-  return ParleyConn.open(wsUrl(ep.port), { cred })
+  if (ep.sdk === true) return openSdk(wsUrl(ep.port), cred, i)
+  return ParleyConn.open(wsUrl(ep.port), { cred }, 0, ep.transport ?? 'ws')
 }
 
 /** Connections that could be opened, the failures and the first failure's text. */
@@ -412,19 +541,21 @@ export interface ResumeStats {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Resolves once `conn` has received `n` more application messages (rejects after `ms`). */
-function receive(conn: Conn, n: number, ms: number): Promise<void> {
+/**
+ * Resolves once `conn` has received `n` application messages since it opened (rejects after
+ * `ms`). Counted by the connection itself: frames that arrive with `welcome` in one read are
+ * handled before the caller of `open` runs again.
+ */
+function receive(conn: ParleyConn, n: number, ms: number): Promise<void> {
+  if (conn.received >= n) return Promise.resolve()
   return new Promise((resolve, reject) => {
-    let left = n
-    const timer = setTimeout(
-      () =>
-        reject(
-          new Error(`${left} of ${n} messages missing after ${ms} ms (${conn.closed ?? 'open'})`),
-        ),
-      ms,
-    )
+    const timer = setTimeout(() => {
+      conn.onMessage = () => {}
+      const missing = n - conn.received
+      reject(new Error(`${missing} messages missing after ${ms} ms (${conn.closed ?? 'open'})`))
+    }, ms)
     conn.onMessage = () => {
-      if (--left === 0) {
+      if (conn.received >= n) {
         clearTimeout(timer)
         conn.onMessage = () => {}
         resolve()
@@ -459,9 +590,13 @@ export async function runResumes(
     const k = r % sessions
     const conn = conns[k]!
     const before = conn.inLast
-    const got = receive(conn, burst, 10_000)
+    const where = `round ${r + 1}, session ${k + 1}`
+    const got = receive(conn, conn.received + burst, 10_000).catch((err: unknown) => {
+      throw new Error(`${where}, before the drop: ${(err as Error).message}`)
+    })
     // Acknowledges everything received so far (piggy-backed), then asks for the burst.
     conn.sendData(`{"burst":${burst}}`)
+    conn.ackLimit = before
     await got
     await conn.terminate()
     // Let the server notice the lost transport (a resume would otherwise supersede it).
@@ -472,7 +607,9 @@ export async function runResumes(
       { resume: { sid: conn.sid, token: conn.token, last: before } },
       conn.outSeq,
     )
-    await receive(resumed, burst, 10_000)
+    await receive(resumed, burst, 10_000).catch((err: unknown) => {
+      throw new Error(`${where}, the replay: ${(err as Error).message}`)
+    })
     const ms = performance.now() - t0
     if (r >= warmup) stats.samplesMs.push(ms)
     const wrong = !resumed.resumed

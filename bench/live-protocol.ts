@@ -30,6 +30,8 @@ export interface LiveChildConfig {
   pingLoop: boolean
   /** Parley only: how many session tokens to create (one principal each) for the clients. */
   credentials: number
+  /** Parley only: the gateway's timer-wheel resolution (`tickMs`); null: its default. */
+  tickMs: number | null
 }
 
 /** Child to parent. */

@@ -233,7 +233,7 @@ export function targetLines(rows: RowBase[]): string[] {
           ? r.status === 'ok'
             ? 'not measured'
             : `${r.status}${r.reason ? `: ${r.reason}` : ''}`
-          : `${fixed(g.measured, g.what.includes('ms') ? 2 : 3)} ${g.met ? 'met' : 'MISSED'}${r.disturbed ? ' (disturbed run)' : ''}`
+          : `${fixed(g.measured, g.what.endsWith(' ms') ? 2 : 3)} ${g.met ? 'met' : 'MISSED'}${r.disturbed ? ' (disturbed run)' : ''}`
       out.push(`  ${r.label}: ${goalText(g)} — ${outcome}`)
     }
   }

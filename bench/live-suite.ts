@@ -16,7 +16,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { errorText } from './child.ts'
-import { log, numberFromEnv, type RunSettings } from './harness.ts'
+import { ConfigError, log, numberFromEnv, type RunSettings } from './harness.ts'
 import {
   closeAll,
   type Endpoint,
@@ -27,6 +27,7 @@ import {
   runBursts,
   runRate,
   runResumes,
+  type Transport,
 } from './live-clients.ts'
 import {
   kindOf,
@@ -60,6 +61,10 @@ interface RowDef {
   label: string
   part: Part
   target: LiveTargetName
+  /** Parley: the clients are the SDK's LiveClient (default: the raw-frame client). */
+  sdk?: boolean
+  /** Runs only when BENCH_ONLY names it. */
+  optIn?: boolean
   goals: Goal[]
 }
 
@@ -79,6 +84,15 @@ export const LIVE_ROWS: RowDef[] = [
     part: 'rate',
     target: 'parley-sqlite',
     goals: [{ what: 'msgs/s vs ws', bound: 'min', value: 0.85 }],
+  },
+  {
+    name: 'rate-parley-sdk',
+    label: 'parley live · memory, LiveClient',
+    part: 'rate',
+    target: 'parley-memory',
+    sdk: true,
+    optIn: true,
+    goals: [],
   },
   {
     name: 'rate-socketio',
@@ -152,6 +166,16 @@ export interface LiveSettings {
   memorySessions: number
   resumes: number
   idleHeartbeatMs: number
+  /** The message-rate clients' WebSocket library (BENCH_LIVE_CLIENT). */
+  transport: Transport
+}
+
+function transportFromEnv(): Transport {
+  const raw = process.env.BENCH_LIVE_CLIENT?.trim() || 'ws'
+  if (raw !== 'ws' && raw !== 'global') {
+    throw new ConfigError(`BENCH_LIVE_CLIENT must be ws or global, not ${JSON.stringify(raw)}`)
+  }
+  return raw
 }
 
 export function liveSettings(run: RunSettings): LiveSettings {
@@ -161,7 +185,8 @@ export function liveSettings(run: RunSettings): LiveSettings {
     idle: numberFromEnv('BENCH_LIVE_IDLE', 18_000, 1, true),
     memorySessions: numberFromEnv('BENCH_LIVE_MEMORY_SESSIONS', 5000, 1, true),
     resumes: numberFromEnv('BENCH_LIVE_RESUMES', 200, 1, true),
-    idleHeartbeatMs: numberFromEnv('BENCH_LIVE_HEARTBEAT_MS', 5000, 1000, true),
+    idleHeartbeatMs: numberFromEnv('BENCH_LIVE_HEARTBEAT_MS', 15_000, 1000, true),
+    transport: transportFromEnv(),
   }
 }
 
@@ -176,13 +201,25 @@ interface LiveChild {
   stop(): Promise<void>
 }
 
+/** BENCH_PROFILE=1: each server child writes a CPU profile of its whole life here. */
+let profileDir: string | null = null
+
 function startChild(config: LiveChildConfig): LiveChild {
   const child = fork(
     fileURLToPath(new URL('./live-server.ts', import.meta.url)),
     [JSON.stringify(config)],
     {
       execPath: process.execPath,
-      execArgv: ['--expose-gc'],
+      execArgv: [
+        '--expose-gc',
+        ...(profileDir === null
+          ? []
+          : [
+              '--cpu-prof',
+              `--cpu-prof-dir=${profileDir}`,
+              `--cpu-prof-name=${config.target}-${Date.now()}.cpuprofile`,
+            ]),
+      ],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     },
   )
@@ -258,10 +295,32 @@ function machineTimes(): { busyMs: number; stealMs: number } {
   }
 }
 
+/** BENCH_LIVE_TICK_MS: the gateway's timer-wheel resolution, for experiments (null: its default). */
+let tickMs: number | null = null
+
+/** BENCH_QUIET_WAIT: wait up to this many seconds for less than 0.2 cores busy before a server starts. */
+let quietWaitS = 0
+
+async function waitForQuiet(): Promise<void> {
+  if (quietWaitS <= 0) return
+  const until = Date.now() + quietWaitS * 1000
+  let cores = 0
+  do {
+    const t0 = machineTimes()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const t1 = machineTimes()
+    cores = (t1.busyMs - t0.busyMs + t1.stealMs - t0.stealMs) / 500
+    if (cores < 0.2) return
+  } while (Date.now() < until)
+  log(
+    `  the machine is still busy (${cores.toFixed(2)} cores) after ${quietWaitS} s: measuring anyway`,
+  )
+}
+
 /** A target's child, started with what the part needs; `run` gets its endpoint. */
 async function withServer<T>(
   def: RowDef,
-  options: { heartbeatMs: number; pingLoop: boolean; credentials: number },
+  options: { heartbeatMs: number; pingLoop: boolean; credentials: number; transport?: Transport },
   run: (child: LiveChild, ep: Endpoint, setupMs: number) => Promise<T>,
 ): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-live-'))
@@ -271,7 +330,9 @@ async function withServer<T>(
     heartbeatMs: options.heartbeatMs,
     pingLoop: options.pingLoop,
     credentials: kindOf(def.target) === 'parley' ? options.credentials : 0,
+    tickMs,
   }
+  await waitForQuiet()
   log(`· ${def.part} · ${def.label}: starting the server`)
   const child = startChild(config)
   try {
@@ -280,6 +341,8 @@ async function withServer<T>(
       kind: kindOf(def.target),
       port: ready.port,
       credentials: ready.credentials,
+      sdk: def.sdk === true,
+      transport: options.transport ?? 'ws',
     }
     return await run(child, ep, ready.setupMs)
   } finally {
@@ -324,7 +387,12 @@ async function rateRun(def: RowDef, label: string, run: RunSettings, live: LiveS
   try {
     await withServer(
       def,
-      { heartbeatMs: 15_000, pingLoop: false, credentials: live.clients },
+      {
+        heartbeatMs: 15_000,
+        pingLoop: false,
+        credentials: live.clients,
+        transport: live.transport,
+      },
       async (child, ep) => {
         log(
           `  ${live.clients} clients × ${live.window} in flight: ${run.warmupS} s warm-up, ${run.durationS} s measured`,
@@ -469,6 +537,21 @@ async function ratePart(defs: RowDef[], run: RunSettings, live: LiveSettings) {
   return { rows, runs: chronological }
 }
 
+/** Each non-baseline run with the baseline runs just before and after it, in order. */
+function bracketedOf(runs: RateRun[], base: RowDef): { r: RateRun; around: RateRun[] }[] {
+  const out: { r: RateRun; around: RateRun[] }[] = []
+  runs.forEach((r, i) => {
+    if (r.def === base) return
+    const before = runs[i - 1]
+    const after = runs[i + 1]
+    out.push({
+      r,
+      around: [before, after].filter((x) => x !== undefined && x.def === base) as RateRun[],
+    })
+  })
+  return out
+}
+
 const mean = (xs: number[]) =>
   xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length
 
@@ -502,7 +585,8 @@ async function memoryRun(def: RowDef, live: LiveSettings): Promise<MemoryRun> {
   try {
     await withServer(
       def,
-      { heartbeatMs: 15_000, pingLoop: false, credentials: n },
+      // Every server keeps a heartbeat, as in production: ws its ping loop, at Parley's default.
+      { heartbeatMs: 15_000, pingLoop: true, credentials: n },
       async (child, ep) => {
         child.send({ type: 'mem' })
         const before = await child.next('mem', 30_000)
@@ -760,11 +844,14 @@ export async function runLiveSuite(
   live: LiveSettings,
   only: string[] | null,
 ): Promise<SuiteOutcome> {
+  profileDir = run.profile ? run.profileDir : null
+  quietWaitS = run.quietWaitS
+  tickMs = process.env.BENCH_LIVE_TICK_MS ? numberFromEnv('BENCH_LIVE_TICK_MS', 100, 1, true) : null
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown cpu'}), node ${process.version}`
   log(`Parley bench: live sessions (parley.v1 vs ws and Socket.IO) — ${machine}`)
   const partRows = (part: Part) => {
     const all = LIVE_ROWS.filter((r) => r.part === part)
-    if (only === null) return all
+    if (only === null) return all.filter((r) => r.optIn !== true)
     const picked = all.filter((r, i) => i > 0 && only.includes(r.name))
     return picked.length > 0 || only.includes(all[0]!.name) ? [all[0]!, ...picked] : []
   }
@@ -798,6 +885,19 @@ export async function runLiveSuite(
           `  ${r.label}: ${r.stats ? `${Math.round(r.stats.msgsPerS).toLocaleString('en-US')} msgs/s, ` : ''}server ${r.serverCores?.toFixed(2) ?? '—'} cores (loop ${r.serverElu === null ? '—' : `${(r.serverElu * 100).toFixed(0)}%`}), client ${r.stats?.clientCpu.toFixed(2) ?? '—'} cores, other ${r.otherCores?.toFixed(2) ?? '—'}, steal ${r.stealCores?.toFixed(2) ?? '—'}${r.status === 'ok' ? '' : `; ${r.status}: ${r.reason}`}`,
       ),
     )
+    for (const { r, around } of bracketedOf(runs, rateDefs[0]!)) {
+      const [a, b] = around
+      if (a?.stats && b?.stats) {
+        const d =
+          Math.abs(a.stats.msgsPerS - b.stats.msgsPerS) /
+          ((a.stats.msgsPerS + b.stats.msgsPerS) / 2)
+        if (d > 0.1) {
+          out.push(
+            `!! the ws runs around ${r.label} differ by ${(d * 100).toFixed(0)}% in msgs/s: the machine is noisy, so its ratio is uncertain by about as much`,
+          )
+        }
+      }
+    }
     const starved = runs.filter(
       (r) => r.def === rateDefs[0] && r.serverCores !== null && r.serverCores < 0.85,
     )

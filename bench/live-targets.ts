@@ -136,6 +136,7 @@ async function startParley(
     // Every connection of the bench comes from 127.0.0.1.
     maxConnectionsPerAddress: 1_000_000,
     maxHandshakes: 100_000,
+    ...(config.tickMs === null ? {} : { tickMs: config.tickMs }),
     onMessage(session, data) {
       const burst = (data as { burst?: unknown } | null)?.burst
       if (typeof burst === 'number') {

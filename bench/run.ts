@@ -24,7 +24,8 @@
  * - BENCH_QUIET_WAIT: before each run, wait up to this many seconds for the machine to be idle
  *   (default 0; for shared machines)
  * - BENCH_LIVE_IDLE (default 18000), BENCH_LIVE_MEMORY_SESSIONS (5000), BENCH_LIVE_RESUMES (200),
- *   BENCH_LIVE_WINDOW (16), BENCH_LIVE_HEARTBEAT_MS (5000): the live suite (docs/benchmarks.md)
+ *   BENCH_LIVE_WINDOW (16), BENCH_LIVE_HEARTBEAT_MS (15000), BENCH_LIVE_CLIENT (ws),
+ *   BENCH_LIVE_TICK_MS (the gateway's): the live suite (docs/benchmarks.md)
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus } from 'node:os'
