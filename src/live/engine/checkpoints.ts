@@ -10,6 +10,7 @@ import type {
   Side,
 } from '../protocol/frames.ts'
 import { outOfState } from './dialog.ts'
+import { isNone, none } from './empty.ts'
 import type { Checkpoint, PeerState, Violation } from './types.ts'
 
 const SEQUENCE_ERROR = CLOSE_CODES.sequence_error.code
@@ -39,8 +40,10 @@ export const DEFAULT_MAX_CHECKPOINTS = 16
 
 /** Confirmed checkpoints of the session plus the unconfirmed one per direction. */
 export class Checkpoints {
-  readonly list: Checkpoint[] = []
-  readonly #byId = new Map<string, Checkpoint>()
+  /** Confirmed checkpoints, oldest first (the shared empty list until the first). */
+  list: Checkpoint[] = none()
+  /** The same by id; null until the first. */
+  #byId: Map<string, Checkpoint> | null = null
   mine: MarkedCheckpoint | null = null
   theirs: CkptFrame | null = null
   /**
@@ -57,8 +60,8 @@ export class Checkpoints {
   /** Index in `list` of the target of the last resync (restart may not go older). */
   #floor = -1
   /** Delta bookkeeping: confirmed and dropped since the last flush. */
-  fresh: Checkpoint[] = []
-  dropped: string[] = []
+  fresh: Checkpoint[] = none()
+  dropped: string[] = none()
   readonly #side: Side
 
   readonly #maxKept: number
@@ -72,7 +75,7 @@ export class Checkpoints {
   }
 
   get(id: string): Checkpoint | undefined {
-    return this.#byId.get(id)
+    return this.#byId?.get(id)
   }
 
   /** Marks our checkpoint at (outSeq, inLast). */
@@ -84,7 +87,7 @@ export class Checkpoints {
     now: number,
   ): CkptFrame | 'pending' | 'duplicate_id' {
     if (this.mine) return 'pending'
-    if (this.#byId.has(id) || this.theirs?.id === id) return 'duplicate_id'
+    if (this.#byId?.has(id) === true || this.theirs?.id === id) return 'duplicate_id'
     const frame: CkptFrame = { t: 'ckpt', id, seq: outSeq, ack: inLast }
     if (state !== undefined) frame.state = state
     this.mine = { frame, inSeq: inLast, at: now }
@@ -93,7 +96,7 @@ export class Checkpoints {
 
   /** The peer's `ckpt`; `inLast` is what we received, `ackable` the highest seq we sent. */
   onCkpt(frame: CkptFrame, inLast: number, ackable: number): CkptAction {
-    if (this.#byId.has(frame.id)) return 'reconfirm'
+    if (this.#byId?.has(frame.id) === true) return 'reconfirm'
     if (this.theirs && this.theirsStale && this.theirs.id !== frame.id) this.theirs = null
     this.theirsStale = false
     if (this.theirs) {
@@ -196,7 +199,7 @@ export class Checkpoints {
   }
 
   #targetProblem(kind: ResyncKind, to: string): string | null {
-    const c = this.#byId.get(to)
+    const c = this.#byId?.get(to)
     if (kind === 'restart') {
       if (!c) return 'restart to an unknown or unconfirmed checkpoint'
       if (this.list.indexOf(c) < this.#floor) return 'restart older than the last resync target'
@@ -208,13 +211,13 @@ export class Checkpoints {
 
   /** Applies a resync both sides agreed on; a new checkpoint when `to` is new. */
   #apply(f: ResyncFrame, by: Side, outSeq: number, inSeq: number, now: number): Checkpoint | null {
-    const existing = this.#byId.get(f.to)
+    const existing = this.#byId?.get(f.to)
     if (existing) {
       const idx = this.list.indexOf(existing)
       if (f.kind === 'set') {
         for (const c of this.list.splice(idx + 1)) {
-          this.#byId.delete(c.id)
-          this.dropped.push(c.id)
+          this.#byId?.delete(c.id)
+          this.#drop(c.id)
         }
       }
       this.#floor = idx
@@ -228,6 +231,7 @@ export class Checkpoints {
 
   #confirmNew(c: Checkpoint): Checkpoint {
     this.#add(c)
+    if (isNone(this.fresh)) this.fresh = []
     this.fresh.push(c)
     this.#trim()
     return c
@@ -242,16 +246,23 @@ export class Checkpoints {
     const over = this.list.length - this.#maxKept
     if (over <= 0) return
     for (const c of this.list.splice(0, over)) {
-      this.#byId.delete(c.id)
+      this.#byId?.delete(c.id)
       const fresh = this.fresh.indexOf(c)
       if (fresh >= 0) this.fresh.splice(fresh, 1)
-      else this.dropped.push(c.id)
+      else this.#drop(c.id)
     }
     this.#floor = Math.max(-1, this.#floor - over)
   }
 
   #add(c: Checkpoint): void {
+    if (isNone(this.list)) this.list = []
     this.list.push(c)
+    this.#byId ??= new Map()
     this.#byId.set(c.id, c)
+  }
+
+  #drop(id: string): void {
+    if (isNone(this.dropped)) this.dropped = []
+    this.dropped.push(id)
   }
 }

@@ -1,8 +1,10 @@
 /** @module Our outbound stream: seq assignment, the replay buffer and its bounds, credit, the queue. */
 
 import type { Clock } from '../../core/clock.ts'
-import type { Frame, GapReason, JsonValue } from '../protocol/frames.ts'
+import { withPayloadJson } from '../protocol/codec.ts'
+import type { Frame, GapReason, JsonValue, MsgFrame } from '../protocol/frames.ts'
 import { utf8Length } from '../protocol/payload.ts'
+import { isNone, none } from './empty.ts'
 import type { BufferedMessage, PeerLimits, PeerState, SlowConsumerPolicy } from './types.ts'
 
 /** Payload slot of a buffered message restored from a snapshot: parsed lazily when written. */
@@ -15,6 +17,25 @@ export type EnqueueResult = number | 'queue_full' | 'disconnect'
 /** Where `pump()` gets the ack to piggy-back on each msg (undefined: nothing new to ack). */
 export interface AckSource {
   takeAck(): number | undefined
+}
+
+/**
+ * Whether `rec.json` (JSON.stringify of the payload at enqueue) is also exactly what encoding the
+ * payload as a frame's `data` writes, so the encoder may splice it in: not for a payload JSON
+ * leaves out (undefined, a function) nor one whose own `toJSON` would be told another key.
+ */
+function spliceable(data: unknown): boolean {
+  if (data === null) return true
+  switch (typeof data) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return false
+    case 'object':
+      return typeof (data as { toJSON?: unknown }).toJSON !== 'function'
+    default:
+      return true
+  }
 }
 
 /** Compaction threshold for the head-indexed arrays (amortised O(1) removal at the head). */
@@ -35,13 +56,16 @@ export class Outbound {
   everSent = 0
   /** Set when send() had to queue: the next credit grant emits `drain`. */
   wantDrain = false
-  appended: BufferedMessage[] = []
+  /** Messages enqueued since the last flush (the shared empty list until the first). */
+  appended: BufferedMessage[] = none()
 
-  #sent: BufferedMessage[] = []
-  #sentVal: Slot[] = []
+  // The four lists start as the shared empty list (an idle session never allocates them):
+  // `#lists()` replaces them before the first message is added.
+  #sent: BufferedMessage[] = none()
+  #sentVal: Slot[] = none()
   #sHead = 0
-  #queue: BufferedMessage[] = []
-  #queueVal: Slot[] = []
+  #queue: BufferedMessage[] = none()
+  #queueVal: Slot[] = none()
   #qHead = 0
   /** Next index of `#sent` to (re)write on this connection. */
   #cur = 0
@@ -60,6 +84,7 @@ export class Outbound {
     this.lostTo = state.outLostTo
     this.lostReason = state.outLostReason
     this.everSent = state.outSeq
+    if (state.outBuffer.length > 0) this.#lists()
     for (const m of state.outBuffer) {
       if (m.seq <= Math.max(state.outAcked, state.outLostTo)) continue
       this.#sent.push({ seq: m.seq, json: m.json, bytes: m.bytes, at: m.at })
@@ -92,14 +117,22 @@ export class Outbound {
     return Math.max(0, this.queued + replays - this.credit)
   }
 
-  /** Assigns the next seq to `data` and buffers it, applying the slow-consumer policy. */
-  enqueue(data: JsonValue, policy: SlowConsumerPolicy, attached = false): EnqueueResult {
+  /**
+   * Assigns the next seq to `data` and buffers it, applying the slow-consumer policy. `json`, when
+   * given, is `JSON.stringify(data)` computed by the caller just before (not computed again).
+   */
+  enqueue(
+    data: JsonValue,
+    policy: SlowConsumerPolicy,
+    attached = false,
+    json?: string,
+  ): EnqueueResult {
     if (this.waiting(attached) >= this.#limits.maxQueued) {
       if (policy === 'wait') return 'queue_full'
       if (policy === 'disconnect') return 'disconnect'
       if (this.queued > 0) this.#dropOldest()
     }
-    const json = JSON.stringify(data) ?? 'null'
+    if (json === undefined) json = JSON.stringify(data) ?? 'null'
     const bytes = utf8Length(json)
     // Under `wait` and `disconnect` a full replay buffer is backpressure, never loss: the count
     // and byte bounds refuse the new message instead of evicting unacknowledged ones (only
@@ -110,6 +143,8 @@ export class Outbound {
         return policy === 'wait' ? 'queue_full' : 'disconnect'
     }
     const rec: BufferedMessage = { seq: ++this.seq, json, bytes, at: this.#clock.now() }
+    if (isNone(this.#queue)) this.#lists()
+    if (isNone(this.appended)) this.appended = []
     this.#queue.push(rec)
     this.#queueVal.push(data)
     this.#bytes += bytes
@@ -190,6 +225,7 @@ export class Outbound {
       if (this.credit <= 0) break
       this.credit--
       let data: Slot
+      let exact = true
       if (fromQueue) {
         data = this.#queueVal[this.#qHead]!
         this.#queue[this.#qHead] = undefined as never
@@ -199,14 +235,18 @@ export class Outbound {
         this.#cur = this.#sent.length
       } else {
         data = this.#sentVal[this.#cur++]!
-        if (data === UNPARSED) data = JSON.parse(rec.json) as JsonValue
+        if (data === UNPARSED) {
+          // Restored from a store, which may have reformatted the text: encoded afresh.
+          data = JSON.parse(rec.json) as JsonValue
+          exact = false
+        }
       }
       const ack = acks.takeAck()
-      out.push(
+      const msg: MsgFrame =
         ack === undefined
           ? { t: 'msg', seq: rec.seq, data: data as JsonValue }
-          : { t: 'msg', seq: rec.seq, ack, data: data as JsonValue },
-      )
+          : { t: 'msg', seq: rec.seq, ack, data: data as JsonValue }
+      out.push(exact && spliceable(data) ? withPayloadJson(msg, rec.json) : msg)
       this.#wnext = rec.seq + 1
     }
     if (this.#wnext - 1 > this.everSent) this.everSent = this.#wnext - 1
@@ -224,6 +264,18 @@ export class Outbound {
     for (let i = this.#sHead; i < this.#sent.length; i++) out.push(this.#sent[i]!)
     for (let i = this.#qHead; i < this.#queue.length; i++) out.push(this.#queue[i]!)
     return out
+  }
+
+  /** Replaces the shared empty lists by lists of this stream's own (before the first message). */
+  #lists(): void {
+    if (isNone(this.#queue)) {
+      this.#queue = []
+      this.#queueVal = []
+    }
+    if (isNone(this.#sent)) {
+      this.#sent = []
+      this.#sentVal = []
+    }
   }
 
   #gap(out: Frame[], to: number): void {

@@ -12,9 +12,10 @@ import type {
 } from '../protocol/frames.ts'
 import { Checkpoints } from './checkpoints.ts'
 import { Dialog, outOfState } from './dialog.ts'
+import { isNone, none } from './empty.ts'
 import { Inbound } from './inbound.ts'
 import { Outbound } from './outbound.ts'
-import { DeltaTracker, type Parts, snapshotOf } from './persist.ts'
+import { DeltaTracker, snapshotOf } from './persist.ts'
 import { answerFrame, Rpc } from './rpc.ts'
 import type {
   CallOutcome,
@@ -61,10 +62,9 @@ export class Peer implements PeerContract {
   readonly #rpc: Rpc
   #attached = false
   /** Frames with no place in the stream (answers, confirmations, turn_please). */
-  #immediate: Frame[] = []
+  #immediate: Frame[] = none()
   /** Frames that follow our messages in order (calls, ckpt, turn_give, resync). */
-  #ordered: Ordered[] = []
-  readonly #parts: Parts
+  #ordered: Ordered[] = none()
   readonly #tracker: DeltaTracker
 
   constructor(options: PeerOptions) {
@@ -81,14 +81,13 @@ export class Peer implements PeerContract {
     this.#ck = new Checkpoints(side, state, options.limits.maxCheckpoints)
     const ttl = limits.callOutcomeTtlMs ?? DEFAULT_OUTCOME_TTL_MS
     this.#rpc = new Rpc(limits.maxPendingCalls, ttl, state)
-    this.#parts = {
+    this.#tracker = new DeltaTracker({
       dialog: this.#dialog,
       out: this.#out,
       in: this.#in,
       ck: this.#ck,
       rpc: this.#rpc,
-    }
-    this.#tracker = new DeltaTracker(this.#parts)
+    })
   }
 
   get attached(): boolean {
@@ -107,7 +106,7 @@ export class Peer implements PeerContract {
     return this.#out.count
   }
   get pendingCalls(): number {
-    return this.#rpc.pending.size
+    return this.#rpc.pendingCount
   }
 
   attach(
@@ -127,22 +126,22 @@ export class Peer implements PeerContract {
     this.#in.attach(creditToPeer)
     this.#attached = true
     this.#ck.theirsStale = this.#ck.theirs !== null
-    this.#immediate = []
+    this.#immediate = none()
     const ordered: Ordered[] = []
     const mine = this.#ck.mine
     if (mine) ordered.push({ frame: mine.frame, after: mine.frame.seq })
     this.#rpc.resend(ordered)
     const r = this.#ck.ourResync
     if (r) ordered.push({ frame: r.frame, after: r.at })
-    this.#ordered = ordered
+    this.#ordered = ordered.length > 0 ? ordered : none()
     if (this.#out.acked > ackedBefore) this.#emit({ type: 'acked', upTo: this.#out.acked })
     return null
   }
 
   detach(): void {
     this.#attached = false
-    this.#immediate = []
-    this.#ordered = []
+    this.#immediate = none()
+    this.#ordered = none()
   }
 
   receive(frame: Frame): Violation | null {
@@ -210,10 +209,10 @@ export class Peer implements PeerContract {
     }
   }
 
-  send(data: JsonValue): SendResult {
+  send(data: JsonValue, json?: string): SendResult {
     if (!this.#dialog.may(this.#dialog.side)) return NOT_YOUR_TURN
     if (this.#ck.ourResync) return RESYNC_PENDING
-    const r = this.#out.enqueue(data, this.#policy, this.#attached)
+    const r = this.#out.enqueue(data, this.#policy, this.#attached, json)
     if (r === 'queue_full') {
       this.#out.wantDrain = true
       return QUEUE_FULL
@@ -240,13 +239,13 @@ export class Peer implements PeerContract {
     if (this.#ck.ourResync) return { ok: false, reason: 'resync_pending' }
     const frame = this.#rpc.call(method, params)
     if (!frame) return { ok: false, reason: 'too_many_calls' }
-    this.#ordered.push({ frame, after: 0 })
+    this.#later({ frame, after: 0 })
     return { ok: true, id: frame.id }
   }
 
   answer(id: string, outcome: CallOutcome): void {
     const frame = this.#rpc.answer(id, outcome, this.#clock.now())
-    if (frame) this.#immediate.push(frame)
+    if (frame) this.#now(frame)
   }
 
   abandonCall(id: string): void {
@@ -264,14 +263,14 @@ export class Peer implements PeerContract {
     const now = this.#clock.now()
     const r = this.#ck.mark(id, state, this.#out.seq, this.#in.last, now)
     if (typeof r === 'string') return { ok: false, reason: r }
-    this.#ordered.push({ frame: r, after: r.seq })
+    this.#later({ frame: r, after: r.seq })
     return { ok: true }
   }
 
   confirmCheckpoint(id: string): void {
     const c = this.#ck.confirm(id, this.#clock.now())
     if (!c) return
-    this.#immediate.push({ t: 'ckpt_ok', id })
+    this.#now({ t: 'ckpt_ok', id })
     this.#emit({ type: 'checkpoint_confirmed', checkpoint: c })
   }
 
@@ -282,21 +281,21 @@ export class Peer implements PeerContract {
   ): { ok: true; n: number } | { ok: false; reason: 'unknown_checkpoint' | 'pending' } {
     const r = this.#ck.startResync(kind, to, state, this.#out.seq)
     if (typeof r === 'string') return { ok: false, reason: r }
-    this.#ordered.push({ frame: r, after: this.#out.seq })
+    this.#later({ frame: r, after: this.#out.seq })
     return { ok: true, n: r.n }
   }
 
   resyncDone(n: number): void {
     const r = this.#ck.resyncDone(n, this.#out.seq, this.#clock.now())
     if (!r) return
-    this.#immediate.push(r.ok)
+    this.#now(r.ok)
     if (r.created) this.#emit({ type: 'checkpoint_confirmed', checkpoint: r.created })
   }
 
   requestTurn(): boolean {
     const d = this.#dialog
     if (d.mode !== 'half' || d.turn === d.side) return false
-    this.#immediate.push({ t: 'turn_please' })
+    this.#now({ t: 'turn_please' })
     return true
   }
 
@@ -304,7 +303,7 @@ export class Peer implements PeerContract {
     const d = this.#dialog
     if (d.mode !== 'half' || d.turn !== d.side) return false
     d.give()
-    this.#ordered.push({ frame: { t: 'turn_give' }, after: this.#out.seq })
+    this.#later({ frame: { t: 'turn_give' }, after: this.#out.seq })
     this.#emit({ type: 'turn', holder: d.peer })
     return true
   }
@@ -318,8 +317,10 @@ export class Peer implements PeerContract {
     const frames: Frame[] = []
     this.#out.evict()
     if (this.#attached) {
-      for (const f of this.#immediate) frames.push(f)
-      this.#immediate = []
+      if (this.#immediate.length > 0) {
+        for (const f of this.#immediate) frames.push(f)
+        this.#immediate = none()
+      }
       const waitingBefore = this.#out.queued
       this.#out.pump(frames, this.#in)
       // Queued messages went out (credit from a handshake, or granted earlier): room again.
@@ -331,7 +332,7 @@ export class Peer implements PeerContract {
       const written = this.#out.written
       let i = 0
       while (i < ordered.length && ordered[i]!.after <= written) frames.push(ordered[i++]!.frame)
-      if (i > 0) this.#ordered = ordered.slice(i)
+      if (i > 0) this.#ordered = i < ordered.length ? ordered.slice(i) : none()
       if (this.#in.grantPending > 0) {
         frames.push({ t: 'credit', n: this.#in.grantPending })
         this.#in.grantPending = 0
@@ -343,7 +344,19 @@ export class Peer implements PeerContract {
   }
 
   snapshot(): PeerState {
-    return snapshotOf(this.#parts, this.#clock.now())
+    return snapshotOf(this.#tracker.parts, this.#clock.now())
+  }
+
+  /** Queues a frame with no place in the stream. */
+  #now(frame: Frame): void {
+    if (isNone(this.#immediate)) this.#immediate = []
+    this.#immediate.push(frame)
+  }
+
+  /** Queues a frame that must follow our messages up to `o.after`. */
+  #later(o: Ordered): void {
+    if (isNone(this.#ordered)) this.#ordered = []
+    this.#ordered.push(o)
   }
 
   #limitsMaxCredit(): number {
@@ -391,12 +404,12 @@ export class Peer implements PeerContract {
     }
     switch (this.#rpc.onCall(id, this.#clock.now())) {
       case 'answered':
-        this.#immediate.push(this.#rpc.recorded(id)!)
+        this.#now(this.#rpc.recorded(id)!)
         return null
       case 'running':
         return null
       case 'too_many':
-        this.#immediate.push(answerFrame(id, TOO_MANY_CALLS))
+        this.#now(answerFrame(id, TOO_MANY_CALLS))
         return null
       case 'run':
         this.#emit({ type: 'call', id, method, params })
@@ -411,7 +424,7 @@ export class Peer implements PeerContract {
       if (v) return v
     }
     const action = ck.onCkpt(frame, this.#in.last, this.#out.ackable)
-    if (action === 'reconfirm') this.#immediate.push({ t: 'ckpt_ok', id: frame.id })
+    if (action === 'reconfirm') this.#now({ t: 'ckpt_ok', id: frame.id })
     else if (action === 'event') {
       this.#emit({ type: 'checkpoint', id: frame.id, state: frame.state })
     } else if (action !== 'ignore') return action
@@ -420,7 +433,7 @@ export class Peer implements PeerContract {
 
   #onResync(frame: Extract<Frame, { t: 'resync' }>): Violation | null {
     const action = this.#ck.onResync(frame, this.#in.last)
-    if (action === 'reanswer') this.#immediate.push({ t: 'resync_ok', n: frame.n })
+    if (action === 'reanswer') this.#now({ t: 'resync_ok', n: frame.n })
     else if (action === 'event') {
       const target = this.#ck.get(frame.to) ?? null
       this.#emit({

@@ -3,6 +3,7 @@
 import type { Side } from '../protocol/frames.ts'
 import type { Checkpoints } from './checkpoints.ts'
 import type { Dialog } from './dialog.ts'
+import { none } from './empty.ts'
 import type { Inbound } from './inbound.ts'
 import type { Outbound } from './outbound.ts'
 import type { Rpc } from './rpc.ts'
@@ -17,47 +18,57 @@ export interface Parts {
   rpc: Rpc
 }
 
-/** Delta values as of the previous flush. */
-interface Persisted {
-  acked: number
-  lostTo: number
-  inLast: number
-  turn: Side | null
-  nextResync: number
-}
-
-function current(p: Parts): Persisted {
-  return {
-    acked: p.out.acked,
-    lostTo: p.out.lostTo,
-    inLast: p.in.last,
-    turn: p.dialog.turn,
-    nextResync: p.ck.nextResync,
-  }
-}
-
-/** Computes what changed since the previous flush. */
+/**
+ * Computes what changed since the previous flush. The modules and the values as of the previous
+ * flush are kept in fields of its own (no object per flush, nor a second one per session).
+ */
 export class DeltaTracker {
-  readonly #p: Parts
-  #prev: Persisted
+  readonly #dialog: Dialog
+  readonly #out: Outbound
+  readonly #in: Inbound
+  readonly #ck: Checkpoints
+  readonly #rpc: Rpc
+  #acked: number
+  #lostTo: number
+  #inLast: number
+  #turn: Side | null
+  #nextResync: number
 
   constructor(parts: Parts) {
-    this.#p = parts
-    this.#prev = current(parts)
+    this.#dialog = parts.dialog
+    this.#out = parts.out
+    this.#in = parts.in
+    this.#ck = parts.ck
+    this.#rpc = parts.rpc
+    this.#acked = parts.out.acked
+    this.#lostTo = parts.out.lostTo
+    this.#inLast = parts.in.last
+    this.#turn = parts.dialog.turn
+    this.#nextResync = parts.ck.nextResync
+  }
+
+  /** The modules of the Peer (what `snapshotOf` reads). */
+  get parts(): Parts {
+    return { dialog: this.#dialog, out: this.#out, in: this.#in, ck: this.#ck, rpc: this.#rpc }
   }
 
   /** The delta since the previous call; resets the bookkeeping. */
   delta(): PeerDelta {
-    const { out, ck, rpc } = this.#p
-    const prev = this.#prev
-    const now = current(this.#p)
+    const out = this.#out
+    const ck = this.#ck
+    const rpc = this.#rpc
+    const acked = out.acked
+    const lostTo = out.lostTo
+    const inLast = this.#in.last
+    const turn = this.#dialog.turn
+    const nextResync = ck.nextResync
     const delta: PeerDelta = {
       appended: out.appended,
-      outAcked: now.acked,
-      outLostTo: now.lostTo,
+      outAcked: acked,
+      outLostTo: lostTo,
       outLostReason: out.lostReason,
-      inLast: now.inLast,
-      turn: now.turn,
+      inLast,
+      turn,
       checkpoints: ck.fresh,
       droppedCheckpoints: ck.dropped,
       changed: false,
@@ -66,25 +77,31 @@ export class DeltaTracker {
       delta.appended.length > 0 ||
       delta.checkpoints.length > 0 ||
       delta.droppedCheckpoints.length > 0 ||
-      now.acked !== prev.acked ||
-      now.lostTo !== prev.lostTo ||
-      now.inLast !== prev.inLast ||
-      now.turn !== prev.turn
-    out.appended = []
-    ck.fresh = []
-    ck.dropped = []
+      acked !== this.#acked ||
+      lostTo !== this.#lostTo ||
+      inLast !== this.#inLast ||
+      turn !== this.#turn
+    // The engine starts new lists (the shared empty one until something is added): the
+    // delta's lists are its own.
+    out.appended = none()
+    ck.fresh = none()
+    ck.dropped = none()
     if (rpc.dirty) {
       rpc.dirty = false
       delta.pendingCalls = rpc.pendingList()
       delta.nextCallId = rpc.nextId
       changed = true
     }
-    if (now.nextResync !== prev.nextResync) {
-      delta.nextResync = now.nextResync
+    if (nextResync !== this.#nextResync) {
+      delta.nextResync = nextResync
       changed = true
     }
     delta.changed = changed
-    this.#prev = now
+    this.#acked = acked
+    this.#lostTo = lostTo
+    this.#inLast = inLast
+    this.#turn = turn
+    this.#nextResync = nextResync
     return delta
   }
 }

@@ -271,8 +271,11 @@ export interface PeerContract {
   /** Handles one frame of: msg ack gap ckpt ckpt_ok resync resync_ok turn_please turn_give credit call result error. */
   receive(frame: Frame): Violation | null
 
-  /** Sends an application message (queued when there is no credit or no transport). */
-  send(data: JsonValue): SendResult
+  /**
+   * Sends an application message (queued when there is no credit or no transport). `json`, when
+   * given, must be `JSON.stringify(data)` as computed just before (saves serialising it again).
+   */
+  send(data: JsonValue, json?: string): SendResult
   /** Calls a method on the peer; the answer arrives as a `result` event. Returns the call id. */
   call(
     method: string,

@@ -94,7 +94,7 @@ export class Flusher {
       this.#running = this.#cycle().finally(() => {
         this.#running = null
         this.#inCycle.clear()
-        if ([...this.#dirty].some((l) => !l.resuming)) this.#schedule()
+        if (this.#anyReady()) this.#schedule()
         else {
           const idle = this.#idle
           this.#idle = []
@@ -104,27 +104,27 @@ export class Flusher {
     })
   }
 
+  /** Whether a dirty session waits for a cycle (sessions being resumed aside). */
+  #anyReady(): boolean {
+    for (const live of this.#dirty) if (!live.resuming) return true
+    return false
+  }
+
   async #cycle(): Promise<void> {
     const now = this.#host.clock.now()
     const items: Item[] = []
+    const commits: LiveCommit[] = []
     for (const live of this.#dirty) {
       if (live.resuming) continue // flushed again once the resume set the new gen
       this.#dirty.delete(live)
       if (live.state === 'ended') continue
       this.#inCycle.add(live)
       const { frames, delta } = live.peer.flush()
-      const after = live.afterCommit
-      live.afterCommit = []
-      items.push({
-        live,
-        conn: live.conn,
-        gen: live.gen,
-        frames,
-        commit: this.#commitOf(live, delta, now),
-        after,
-      })
+      const after = live.takeAfterCommit()
+      const commit = this.#commitOf(live, delta, now)
+      if (commit !== null) commits.push(commit)
+      items.push({ live, conn: live.conn, gen: live.gen, frames, commit, after })
     }
-    const commits = items.flatMap((i) => (i.commit === null ? [] : [i.commit]))
     let results: boolean[] = []
     if (commits.length > 0) {
       try {
@@ -133,7 +133,7 @@ export class Flusher {
       } catch (err) {
         for (const i of items) {
           if (i.commit !== null) {
-            i.live.afterCommit.unshift(...i.after) // not durable yet: wait for a later commit
+            i.live.putBackAfterCommit(i.after) // not durable yet: wait for a later commit
             i.live.unsaved = i.commit // written again with the next commit: no hole in the store
             this.#host.storeFailed(i.live, i.conn, err)
           } else this.#write(i)
@@ -164,22 +164,31 @@ export class Flusher {
   #commitOf(live: LiveSession, delta: PeerDelta, now: number): LiveCommit | null {
     const unsaved = live.unsaved
     live.unsaved = null
-    // Its state and lease are derived afresh below; the rest is carried over.
-    const { state: _state, expiresAt: _expires, ...carried } = unsaved ?? {}
-    const commit: LiveCommit = { ...carried, id: live.id, gen: live.gen, at: now }
+    let commit: LiveCommit
+    if (unsaved === null) commit = { id: live.id, gen: live.gen, at: now }
+    else {
+      // Its state and lease are derived afresh below; the rest is carried over.
+      const { state: _state, expiresAt: _expires, ...carried } = unsaved
+      commit = { ...carried, id: live.id, gen: live.gen, at: now }
+    }
     let write = unsaved !== null
     if (delta.changed) {
       write = true
       // What a failed commit left unsaved goes first (appends, checkpoints and drops in order).
-      commit.append = [...(unsaved?.append ?? []), ...delta.appended]
+      // The delta's arrays are its own (the engine starts new ones): used as they are.
+      commit.append = unsaved?.append ? [...unsaved.append, ...delta.appended] : delta.appended
       commit.outAcked = delta.outAcked
       commit.outLostTo = delta.outLostTo
       commit.outLostReason = delta.outLostReason
       commit.inLast = delta.inLast
       commit.turn = delta.turn
-      const checkpoints = [...(unsaved?.checkpoints ?? []), ...delta.checkpoints]
+      const checkpoints = unsaved?.checkpoints
+        ? [...unsaved.checkpoints, ...delta.checkpoints]
+        : delta.checkpoints
       if (checkpoints.length > 0) commit.checkpoints = checkpoints
-      const drops = [...(unsaved?.dropCheckpoints ?? []), ...delta.droppedCheckpoints]
+      const drops = unsaved?.dropCheckpoints
+        ? [...unsaved.dropCheckpoints, ...delta.droppedCheckpoints]
+        : delta.droppedCheckpoints
       if (drops.length > 0) commit.dropCheckpoints = drops
     }
     if (live.confirmToken) {
@@ -206,8 +215,7 @@ export class Flusher {
   async flushOne(live: LiveSession): Promise<Frame[] | 'superseded'> {
     const now = this.#host.clock.now()
     const { frames, delta } = live.peer.flush()
-    const after = live.afterCommit
-    live.afterCommit = []
+    const after = live.takeAfterCommit()
     const commit = this.#commitOf(live, delta, now)
     if (commit !== null) {
       try {
@@ -218,7 +226,7 @@ export class Flusher {
           return 'superseded'
         }
       } catch (err) {
-        live.afterCommit.unshift(...after)
+        live.putBackAfterCommit(after)
         live.unsaved = commit
         throw err
       }

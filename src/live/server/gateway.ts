@@ -104,7 +104,7 @@ export function createLiveGateway(options: LiveGatewayOptions): LiveGateway {
         now,
         maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       },
-      (c, code) => core.gone(c, code),
+      core,
     )
     core.connections.add(conn)
     core.registry.handshakes++

@@ -4,6 +4,7 @@
  */
 
 import type { EndReason } from '../../core/session.ts'
+import { isNone, none } from '../engine/empty.ts'
 import type { PeerContract, PeerEvent, Violation } from '../engine/types.ts'
 import type { LiveCommit } from '../live-store.ts'
 import type { DialogMode, JsonValue, ResyncKind, Side } from '../protocol/index.ts'
@@ -76,7 +77,6 @@ export class LiveSession {
   readonly id: string
   readonly sessionId: string
   readonly principal: string
-  readonly handle: LiveSessionHandle
   /** Fencing generation of the store record this process holds. */
   gen: number
   peer!: PeerContract
@@ -98,15 +98,19 @@ export class LiveSession {
   resuming = false
   /** The resume-window timer while suspended. */
   expiryTimer: WheelTimer | null = null
+  // What follows is created at first use: an idle session holds none of it.
+  /** The application's handle, made at its first use (one per session). */
+  #handle: Handle | null = null
   /** Inbound call ids running here (a re-sent call is then not run again). */
-  readonly runningCalls = new Set<string>()
-  readonly #calls = new Map<string, Deferred<JsonValue | undefined>>()
-  readonly #checkpoints = new Map<string, Deferred<void>>()
-  readonly #resyncs = new Map<number, Deferred<void>>()
+  #runningCalls: Set<string> | null = null
+  #calls: Map<string, Deferred<JsonValue | undefined>> | null = null
+  #checkpoints: Map<string, Deferred<void>> | null = null
+  #resyncs: Map<number, Deferred<void>> | null = null
   /** Run once the next flush of this session is committed (promises that promise durability). */
-  afterCommit: (() => void)[] = []
-  #waiters: (() => void)[] = []
-  #events: PeerEvent[] = []
+  #afterCommit: (() => void)[] = none()
+  #waiters: (() => void)[] | null = null
+  /** Engine events not dispatched yet (null: none queued, no dispatch pending). */
+  #events: PeerEvent[] | null = null
   readonly #host: SessionHost
 
   constructor(init: LiveSessionInit, host: SessionHost) {
@@ -117,24 +121,64 @@ export class LiveSession {
     this.expiresAt = init.expiresAt
     this.credentialExp = init.credentialExp
     this.#host = host
-    this.handle = new Handle(this, host)
+  }
+
+  /** The application's handle on this session (always the same object). */
+  get handle(): LiveSessionHandle {
+    this.#handle ??= new Handle(this, this.#host)
+    return this.#handle
   }
 
   /** The engine's `onEvent`: queue, dispatch after the engine call returned. */
   readonly onEvent = (event: PeerEvent): void => {
-    this.#events.push(event)
-    if (this.#events.length === 1) queueMicrotask(() => this.#dispatch())
+    const events = this.#events
+    if (events !== null) {
+      events.push(event)
+      return
+    }
+    this.#events = [event]
+    queueMicrotask(() => this.#dispatch())
+  }
+
+  /** Marks an inbound call id as running here; false when it already runs. */
+  startCall(id: string): boolean {
+    if (this.#runningCalls?.has(id) === true) return false
+    this.#runningCalls ??= new Set()
+    this.#runningCalls.add(id)
+    return true
+  }
+
+  /** The inbound call `id` no longer runs here. */
+  endCall(id: string): void {
+    this.#runningCalls?.delete(id)
+  }
+
+  /** Takes the callbacks waiting for the next commit (the flusher runs them once it is durable). */
+  takeAfterCommit(): (() => void)[] {
+    const after = this.#afterCommit
+    if (after.length > 0) this.#afterCommit = none()
+    return after
+  }
+
+  /** A commit failed: its callbacks wait for a later one again, ahead of those added since. */
+  putBackAfterCommit(after: readonly (() => void)[]): void {
+    if (after.length === 0) return
+    this.#afterCommit = [...after, ...this.#afterCommit]
   }
 
   /** Resolves every `send` waiting for credit, the turn or a resync to finish (they retry). */
   wake(): void {
     const waiters = this.#waiters
-    this.#waiters = []
+    if (waiters === null) return
+    this.#waiters = null
     for (const w of waiters) w()
   }
 
   waitForChange(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve))
+    return new Promise((resolve) => {
+      if (this.#waiters === null) this.#waiters = [resolve]
+      else this.#waiters.push(resolve)
+    })
   }
 
   track(map: 'call', id: string): Promise<JsonValue | undefined>
@@ -142,19 +186,27 @@ export class LiveSession {
   track(map: 'resync', id: number): Promise<void>
   track(map: 'call' | 'checkpoint' | 'resync', id: string | number): Promise<unknown> {
     const d = deferred<never>()
-    if (map === 'call') this.#calls.set(id as string, d)
-    else if (map === 'checkpoint') this.#checkpoints.set(id as string, d)
-    else this.#resyncs.set(id as number, d)
+    if (map === 'call') {
+      this.#calls ??= new Map()
+      this.#calls.set(id as string, d)
+    } else if (map === 'checkpoint') {
+      this.#checkpoints ??= new Map()
+      this.#checkpoints.set(id as string, d)
+    } else {
+      this.#resyncs ??= new Map()
+      this.#resyncs.set(id as number, d)
+    }
     return d.promise
   }
 
   /** The session ended: every pending promise rejects, every waiting send retries and fails. */
   failPending(): void {
     const err = new LiveSendError('ended', 'the live session has ended')
-    for (const map of [this.#calls, this.#checkpoints, this.#resyncs] as Map<
+    for (const map of [this.#calls, this.#checkpoints, this.#resyncs] as (Map<
       unknown,
       Deferred<never>
-    >[]) {
+    > | null)[]) {
+      if (map === null) continue
       for (const d of map.values()) d.reject(err)
       map.clear()
     }
@@ -162,14 +214,15 @@ export class LiveSession {
   }
 
   #whenCommitted(fn: () => void): void {
-    this.afterCommit.push(fn)
+    if (isNone(this.#afterCommit)) this.#afterCommit = []
+    this.#afterCommit.push(fn)
     this.#host.markDirty(this)
   }
 
   #dispatch(): void {
     const events = this.#events
-    this.#events = []
-    for (const event of events) this.#one(event)
+    this.#events = null
+    if (events !== null) for (const event of events) this.#one(event)
   }
 
   #one(event: PeerEvent): void {
@@ -178,10 +231,7 @@ export class LiveSession {
     const handle = this.handle
     switch (event.type) {
       case 'message':
-        if (h.onMessage)
-          void runHandler(log, 'onMessage', this.id, () =>
-            h.onMessage?.(handle, event.data, event.seq),
-          )
+        if (h.onMessage) runOnMessage(h, log, this.id, handle, event.data, event.seq)
         return
       case 'gap':
         if (h.onGap) void runHandler(log, 'onGap', this.id, () => h.onGap?.(handle, event))
@@ -193,8 +243,8 @@ export class LiveSession {
         this.#host.handleCall(this, event.id, event.method, event.params)
         return
       case 'result': {
-        const d = this.#calls.get(event.id)
-        this.#calls.delete(event.id)
+        const d = this.#calls?.get(event.id)
+        this.#calls?.delete(event.id)
         const o = event.outcome
         if (o.ok) d?.resolve(o.data)
         else d?.reject(new LiveRpcError(o.code, o.message ?? '', o.data))
@@ -212,10 +262,10 @@ export class LiveSession {
       case 'checkpoint_confirmed': {
         // Resolved once it is in the store: a confirmed checkpoint is durable (protocol 9).
         const id = event.checkpoint.id
-        if (!this.#checkpoints.has(id)) return
+        if (this.#checkpoints?.has(id) !== true) return
         this.#whenCommitted(() => {
-          this.#checkpoints.get(id)?.resolve()
-          this.#checkpoints.delete(id)
+          this.#checkpoints?.get(id)?.resolve()
+          this.#checkpoints?.delete(id)
         })
         return
       }
@@ -233,8 +283,8 @@ export class LiveSession {
       case 'resynced': {
         const n = event.n
         this.#whenCommitted(() => {
-          this.#resyncs.get(n)?.resolve()
-          this.#resyncs.delete(n)
+          this.#resyncs?.get(n)?.resolve()
+          this.#resyncs?.delete(n)
         })
         this.wake()
         return
@@ -255,10 +305,42 @@ export class LiveSession {
   }
 }
 
-function payloadBytes(data: unknown): number {
+/**
+ * `runHandler` for `onMessage`, the per-message path: the same calls and logging, without a
+ * closure and two promises per message when the handler returns no promise.
+ */
+function runOnMessage(
+  h: LiveHandlers,
+  log: LiveLogger | undefined,
+  liveId: string,
+  handle: LiveSessionHandle,
+  data: JsonValue,
+  seq: number,
+): void {
+  let result: unknown
+  try {
+    result = h.onMessage?.(handle, data, seq)
+  } catch (err) {
+    log?.error?.({ liveId, handler: 'onMessage', err }, 'live handler failed')
+    return
+  }
+  if (typeof result !== 'object' && typeof result !== 'function') return
+  if (result === null || typeof (result as { then?: unknown }).then !== 'function') return
+  Promise.resolve(result).then(undefined, (err: unknown) => {
+    log?.error?.({ liveId, handler: 'onMessage', err }, 'live handler failed')
+  })
+}
+
+/** The payload as JSON text (throws `not_json` when it has none). */
+function payloadJson(data: unknown): string {
   const json = JSON.stringify(data)
   if (typeof json !== 'string') throw new LiveSendError('not_json', 'the payload is not JSON')
-  return Buffer.byteLength(json)
+  return json
+}
+
+/** Whether a JSON text is over `max` UTF-8 bytes (at most 3 bytes per UTF-16 unit). */
+function overBytes(json: string, max: number): boolean {
+  return json.length * 3 > max && Buffer.byteLength(json) > max
 }
 
 /** The application's handle on a live session. */
@@ -290,18 +372,24 @@ class Handle implements LiveSessionHandle {
     return this.#live.peer.turn
   }
 
-  #check(data: unknown): void {
+  /** Checks a payload; returns its JSON text (undefined for no payload). */
+  #check(data: unknown): string | undefined {
     if (this.#live.state === 'ended') throw new LiveSendError('ended', 'the live session has ended')
-    if (data !== undefined && payloadBytes(data) > this.#host.maxPayloadBytes)
+    if (data === undefined) return undefined
+    const json = payloadJson(data)
+    if (overBytes(json, this.#host.maxPayloadBytes))
       throw new LiveSendError('too_large', 'the payload is over maxPayloadBytes')
+    return json
   }
 
   async send(data: JsonValue): Promise<number> {
-    this.#check(data)
+    // The text checked now is what the engine buffers; after a wait it serialises `data` afresh.
+    let json = this.#check(data)
     const live = this.#live
     for (;;) {
       if (live.state === 'ended') throw new LiveSendError('ended', 'the live session has ended')
-      const r = live.peer.send(data)
+      const r = live.peer.send(data, json)
+      json = undefined
       if (r.ok) {
         this.#host.markDirty(live)
         return r.seq

@@ -40,7 +40,8 @@ export interface Registered {
  */
 export class Registry<T extends Registered> {
   readonly #byId = new Map<string, T>()
-  readonly #bySession = new Map<string, Set<T>>()
+  /** The one live session of a Parley session, or a set when it has several (rarer). */
+  readonly #bySession = new Map<string, T | Set<T>>()
   /** Open connections (welcomed) per principal. */
   readonly principals = new Counter()
   /** Connections per client address, handshakes included. */
@@ -54,25 +55,28 @@ export class Registry<T extends Registered> {
 
   add(live: T): void {
     this.#byId.set(live.id, live)
-    let set = this.#bySession.get(live.sessionId)
-    if (set === undefined) {
-      set = new Set()
-      this.#bySession.set(live.sessionId, set)
-    }
-    set.add(live)
+    const held = this.#bySession.get(live.sessionId)
+    if (held === undefined) this.#bySession.set(live.sessionId, live)
+    else if (held instanceof Set) held.add(live)
+    else if (held !== live) this.#bySession.set(live.sessionId, new Set([held, live]))
   }
 
   delete(live: T): void {
     if (this.#byId.get(live.id) !== live) return
     this.#byId.delete(live.id)
-    const set = this.#bySession.get(live.sessionId)
-    set?.delete(live)
-    if (set?.size === 0) this.#bySession.delete(live.sessionId)
+    const held = this.#bySession.get(live.sessionId)
+    if (held === live) this.#bySession.delete(live.sessionId)
+    else if (held instanceof Set) {
+      held.delete(live)
+      if (held.size === 0) this.#bySession.delete(live.sessionId)
+    }
   }
 
   /** Live sessions of a Parley session held here. */
   bySession(sessionId: string): T[] {
-    return [...(this.#bySession.get(sessionId) ?? [])]
+    const held = this.#bySession.get(sessionId)
+    if (held === undefined) return []
+    return held instanceof Set ? [...held] : [held]
   }
 
   /** Parley session ids that have live sessions here. */

@@ -29,8 +29,7 @@ export async function handleCall(
   method: string,
   params: JsonValue | undefined,
 ): Promise<void> {
-  if (live.runningCalls.has(id)) return
-  live.runningCalls.add(id)
+  if (!live.startCall(id)) return
   const gen = live.gen
   const until = () => core.clock.now() + core.limits.resumeWindowMs
   try {
@@ -51,7 +50,7 @@ export async function handleCall(
     live.peer.abandonCall(id)
     live.conn?.fail(4005, 'the session store is unavailable')
   } finally {
-    live.runningCalls.delete(id)
+    live.endCall(id)
   }
 }
 

@@ -263,9 +263,40 @@ export class MemoryStore implements SessionStore {
   }
 
   #append(event: AuditEventInput): void {
-    this.#events.push({ ...structuredClone(event), id: String(this.#nextEventId++) })
+    this.#events.push(copyEvent(event, String(this.#nextEventId++)))
   }
 }
+/**
+ * A deep copy of an event with its id, as `{ ...structuredClone(event), id }` makes, except that
+ * primitive values (its strings) are shared, not copied: the audit log holds an event per session
+ * start and end, and its strings are most of it.
+ */
+function copyEvent(event: AuditEventInput, id: string): AuditEvent {
+  const copy: Record<string, unknown> = {}
+  const from = event as unknown as Record<string, unknown>
+  for (const key of Object.keys(from)) {
+    const v = from[key]
+    copy[key] = isPrimitive(v) ? v : isFlat(v) ? { ...v } : structuredClone(v)
+  }
+  copy.id = id
+  return copy as unknown as AuditEvent
+}
+
+function isPrimitive(v: unknown): boolean {
+  return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol')
+}
+
+/** A plain object of primitives only (a `detail`): a shallow copy is its structured clone. */
+function isFlat(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) return false
+  if (Object.getOwnPropertySymbols(v).length > 0) return false
+  for (const key of Object.keys(v))
+    if (!isPrimitive((v as Record<string, unknown>)[key])) return false
+  return true
+}
+
 export { MemoryLiveStore } from './live.ts'
 export { MemoryTokenStore } from './tokens.ts'
 export { MemoryUserStore } from './users.ts'

@@ -1,6 +1,7 @@
 /** @module MemoryLiveStore: the LiveStore in one process's memory, for tests and embedding. */
 import { ParleyError } from '../../core/errors.ts'
 import type { ActionContext, AuditEventInput, EndReason } from '../../core/session.ts'
+import { isNone, none } from '../../live/engine/empty.ts'
 import type { BufferedMessage, CallOutcome, Checkpoint } from '../../live/engine/types.ts'
 import type {
   CallClaim,
@@ -28,29 +29,47 @@ interface CallEntry {
   until: number
 }
 
-/** A live session's record with everything kept beside it. */
+/**
+ * A live session's record with everything kept beside it. The collections are created at their
+ * first entry (null, or the shared empty list, until then): an idle session holds none.
+ */
 interface Entry {
   record: LiveRecord
   /** Ascending by seq, all > outAcked. */
   buffer: BufferedMessage[]
   /** Insertion order is oldest first. */
-  checkpoints: Map<string, Checkpoint>
-  calls: Map<string, CallEntry>
+  checkpoints: Map<string, Checkpoint> | null
+  calls: Map<string, CallEntry> | null
 }
 
 const copyMessage = (m: BufferedMessage): BufferedMessage => ({ ...m })
 const copyCheckpoint = (c: Checkpoint): Checkpoint => ({ ...c })
 
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
-  const set = index.get(key)
-  if (set === undefined) index.set(key, new Set([id]))
-  else set.add(id)
+/** Ids under one key of an index: the one id, or a set when there are several (rarer). */
+type Ids = string | Set<string>
+
+function addTo(index: Map<string, Ids>, key: string, id: string): void {
+  const ids = index.get(key)
+  if (ids === undefined) index.set(key, id)
+  else if (typeof ids !== 'string') ids.add(id)
+  else if (ids !== id) index.set(key, new Set([ids, id]))
 }
 
-function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
-  const set = index.get(key)
-  set?.delete(id)
-  if (set?.size === 0) index.delete(key)
+function removeFrom(index: Map<string, Ids>, key: string, id: string): void {
+  const ids = index.get(key)
+  if (ids === id) index.delete(key)
+  else if (ids !== undefined && typeof ids !== 'string') {
+    ids.delete(id)
+    if (ids.size === 0) index.delete(key)
+  }
+}
+
+function idsOf(ids: Ids | undefined): string[] {
+  return ids === undefined ? [] : typeof ids === 'string' ? [ids] : [...ids]
+}
+
+function countOf(ids: Ids | undefined): number {
+  return ids === undefined ? 0 : typeof ids === 'string' ? 1 : ids.size
 }
 
 /** Index of the first message with seq > after (the buffer is ascending). */
@@ -78,8 +97,8 @@ export class MemoryLiveStore implements LiveStore {
   readonly #append: (event: AuditEventInput) => void
   #live = new Map<string, Entry>()
   /** Not-ended live session ids per principal and per Parley session. */
-  #byPrincipal = new Map<string, Set<string>>()
-  #bySession = new Map<string, Set<string>>()
+  #byPrincipal = new Map<string, Ids>()
+  #bySession = new Map<string, Ids>()
 
   /** `append` records an audit event in the owning store (synchronously). */
   constructor(append: (event: AuditEventInput) => void) {
@@ -96,7 +115,7 @@ export class MemoryLiveStore implements LiveStore {
     const old = this.#live.get(record.id)
     if (old !== undefined) this.#unindex(old.record)
     const r: LiveRecord = { ...record, prevTokenHash: null }
-    this.#live.set(r.id, { record: r, buffer: [], checkpoints: new Map(), calls: new Map() })
+    this.#live.set(r.id, { record: r, buffer: none(), checkpoints: null, calls: null })
     if (r.state !== 'ended') this.#index(r)
     this.#append(liveEvent('live.started', r, context))
   }
@@ -132,18 +151,23 @@ export class MemoryLiveStore implements LiveStore {
     const e = this.#live.get(c.id)
     if (e === undefined || e.record.gen !== c.gen || e.record.state === 'ended') return false
     const r = e.record
+    const acked = c.outAcked ?? r.outAcked
     for (const m of c.append ?? []) {
       if (m.seq <= r.outSeq) continue // already stored (a retried commit)
-      e.buffer.push(copyMessage(m))
+      if (m.seq > acked) {
+        if (isNone(e.buffer)) e.buffer = []
+        e.buffer.push(copyMessage(m))
+      } // else trimmed below at once
       r.outSeq = m.seq
     }
     applyFields(r, c)
     const trim = firstAfter(e.buffer, r.outAcked)
     if (trim > 0) e.buffer.splice(0, trim)
     for (const ck of c.checkpoints ?? []) {
+      e.checkpoints ??= new Map()
       if (!e.checkpoints.has(ck.id)) e.checkpoints.set(ck.id, copyCheckpoint(ck))
     }
-    for (const ckId of c.dropCheckpoints ?? []) e.checkpoints.delete(ckId)
+    for (const ckId of c.dropCheckpoints ?? []) e.checkpoints?.delete(ckId)
     return true
   }
 
@@ -157,7 +181,7 @@ export class MemoryLiveStore implements LiveStore {
 
   async checkpoints(id: string): Promise<Checkpoint[]> {
     const e = this.#live.get(id)
-    return e === undefined ? [] : [...e.checkpoints.values()].map(copyCheckpoint)
+    return e?.checkpoints == null ? [] : [...e.checkpoints.values()].map(copyCheckpoint)
   }
 
   async claimCall(id: string, callId: string, gen: number, until: number): Promise<CallClaim> {
@@ -165,8 +189,9 @@ export class MemoryLiveStore implements LiveStore {
     // An unknown or ended live session has nothing to run a call on: report it as running under
     // gen 0, which is older than any, so the caller treats it as interrupted and never runs it.
     if (e === undefined || e.record.state === 'ended') return { state: 'running', gen: 0 }
-    const call = e.calls.get(callId)
+    const call = e.calls?.get(callId)
     if (call === undefined) {
+      e.calls ??= new Map()
       e.calls.set(callId, { gen, outcome: null, until })
       return { state: 'new' }
     }
@@ -177,7 +202,8 @@ export class MemoryLiveStore implements LiveStore {
   async finishCall(id: string, callId: string, outcome: CallOutcome, until: number): Promise<void> {
     const e = this.#live.get(id)
     if (e === undefined || e.record.state === 'ended') return
-    const gen = e.calls.get(callId)?.gen ?? e.record.gen
+    const gen = e.calls?.get(callId)?.gen ?? e.record.gen
+    e.calls ??= new Map()
     e.calls.set(callId, { gen, outcome: structuredClone(outcome), until })
   }
 
@@ -188,13 +214,13 @@ export class MemoryLiveStore implements LiveStore {
   }
 
   async listBySession(sessionId: string): Promise<LiveRecord[]> {
-    return [...(this.#bySession.get(sessionId) ?? [])]
+    return idsOf(this.#bySession.get(sessionId))
       .map((id) => ({ ...this.#live.get(id)!.record }))
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
   }
 
   async countByPrincipal(principal: string): Promise<number> {
-    return this.#byPrincipal.get(principal)?.size ?? 0
+    return countOf(this.#byPrincipal.get(principal))
   }
 
   async sweep(now: number, limit: number, purgeBefore: number): Promise<LiveRecord[]> {
@@ -212,6 +238,7 @@ export class MemoryLiveStore implements LiveStore {
     }
     let dropped = 0
     for (const e of this.#live.values()) {
+      if (e.calls === null) continue
       for (const [callId, call] of e.calls) {
         if (dropped >= n) break
         if (call.until <= now) {
@@ -236,9 +263,9 @@ export class MemoryLiveStore implements LiveStore {
     r.state = 'ended'
     r.endReason = reason
     r.endedAt = context.at
-    e.buffer = []
-    e.checkpoints.clear()
-    e.calls.clear()
+    e.buffer = none()
+    e.checkpoints = null
+    e.calls = null
     this.#append(liveEvent('live.ended', r, context, reason))
     return { ...r }
   }

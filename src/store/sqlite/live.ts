@@ -192,6 +192,47 @@ function toCheckpoint(row: Row): Checkpoint {
 }
 
 const SELECT = `SELECT ${COLUMNS} FROM live_sessions WHERE id = ?`
+/** What a commit reads of the record: the fence, and the columns a commit may change. */
+const SELECT_FOR_COMMIT =
+  'SELECT gen, state, suspended_at, expires_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, turn, prev_token_hash FROM live_sessions WHERE id = ?'
+/** A commit that leaves state and expires_at alone: no indexed column is written. */
+const UPDATE_PROGRESS =
+  'UPDATE live_sessions SET out_seq = ?, out_acked = ?, out_lost_to = ?, out_lost_reason = ?, in_last = ?, turn = ?, prev_token_hash = ? WHERE id = ?'
+/** A commit that changes the state or the lease as well. */
+const UPDATE_COMMIT =
+  'UPDATE live_sessions SET out_seq = ?, out_acked = ?, out_lost_to = ?, out_lost_reason = ?, in_last = ?, turn = ?, prev_token_hash = ?, state = ?, suspended_at = ?, expires_at = ? WHERE id = ?'
+
+/** The columns of a live session record that a commit reads and may change. */
+type CommitFields = Pick<
+  LiveRecord,
+  | 'gen'
+  | 'state'
+  | 'suspendedAt'
+  | 'expiresAt'
+  | 'outSeq'
+  | 'outAcked'
+  | 'outLostTo'
+  | 'outLostReason'
+  | 'inLast'
+  | 'turn'
+  | 'prevTokenHash'
+>
+
+function toCommitFields(row: Row): CommitFields {
+  return {
+    gen: Number(row.gen),
+    state: row.state as LiveRecord['state'],
+    suspendedAt: intOrNull(row.suspended_at),
+    expiresAt: Number(row.expires_at),
+    outSeq: Number(row.out_seq),
+    outAcked: Number(row.out_acked),
+    outLostTo: Number(row.out_lost_to),
+    outLostReason: (row.out_lost_reason ?? null) as LiveRecord['outLostReason'],
+    inLast: Number(row.in_last),
+    turn: (row.turn ?? null) as LiveRecord['turn'],
+    prevTokenHash: (row.prev_token_hash ?? null) as string | null,
+  }
+}
 /** Every column but id, then id: a whole record written back. */
 const UPDATE = `UPDATE live_sessions SET ${COLUMNS.split(', ')
   .slice(1)
@@ -296,10 +337,17 @@ export class SqliteLiveStore implements LiveStore {
     return this.#db.run(() => this.#db.tx(() => commits.map((c) => this.#commit(c))))
   }
 
+  /**
+   * One commit: reads only what it fences on and may change, and writes back only those columns
+   * (the indexed state and expires_at only when they change).
+   */
   #commit(c: LiveCommit): boolean {
     if (!storableId(c.id)) return false
-    const r = this.#select(c.id)
-    if (r === null || r.gen !== c.gen || r.state === 'ended') return false
+    const row = this.#db.q(SELECT_FOR_COMMIT).get(c.id) as Row | undefined
+    if (row === undefined) return false
+    const r = toCommitFields(row)
+    if (r.gen !== c.gen || r.state === 'ended') return false
+    const { state, suspendedAt, expiresAt } = r
     const appended = c.append ?? []
     if (appended.length > 0) {
       const insert = this.#db.q(
@@ -313,7 +361,7 @@ export class SqliteLiveStore implements LiveStore {
       }
     }
     const ackedBefore = r.outAcked
-    applyFields(r, c)
+    applyFields(r as LiveRecord, c)
     if (r.outAcked > ackedBefore) {
       this.#db.q('DELETE FROM live_messages WHERE live_id = ? AND seq <= ?').run(c.id, r.outAcked)
     }
@@ -328,7 +376,20 @@ export class SqliteLiveStore implements LiveStore {
     for (const ckId of c.dropCheckpoints ?? []) {
       this.#db.q('DELETE FROM live_checkpoints WHERE live_id = ? AND id = ?').run(c.id, ckId)
     }
-    this.#write(r)
+    const progress = [
+      r.outSeq,
+      r.outAcked,
+      r.outLostTo,
+      r.outLostReason,
+      r.inLast,
+      r.turn,
+      r.prevTokenHash,
+    ] as const
+    if (r.state === state && r.suspendedAt === suspendedAt && r.expiresAt === expiresAt) {
+      this.#db.q(UPDATE_PROGRESS).run(...progress, c.id)
+    } else {
+      this.#db.q(UPDATE_COMMIT).run(...progress, r.state, r.suspendedAt, r.expiresAt, c.id)
+    }
     return true
   }
 
