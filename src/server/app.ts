@@ -17,6 +17,7 @@ import type { SessionPolicy } from '../core/policy.ts'
 import { Sessions } from '../core/sessions.ts'
 import type { SessionStore } from '../core/store.ts'
 import type { LiveStore } from '../live/live-store.ts'
+import { DEFAULT_LIMITS } from '../live/protocol/limits.ts'
 import { createLiveGateway, type LiveGateway } from '../live/server/index.ts'
 import type { TokenService } from '../tokens/service.ts'
 import { ApiKeyChecker, requireScope } from './api-keys.ts'
@@ -297,7 +298,12 @@ function startLive(
     limits: {
       ...(live.heartbeatMs !== undefined ? { heartbeatMs: live.heartbeatMs } : {}),
       ...(live.resumeWindowMs !== undefined
-        ? { resumeWindowMs: live.resumeWindowMs, replayMaxAgeMs: live.resumeWindowMs }
+        ? {
+            resumeWindowMs: live.resumeWindowMs,
+            // A longer window keeps unacknowledged messages as long; a shorter one never ages
+            // out messages still queued for a connected client.
+            replayMaxAgeMs: Math.max(live.resumeWindowMs, DEFAULT_LIMITS.replayMaxAgeMs),
+          }
         : {}),
       ...(live.handshakeTimeoutMs !== undefined
         ? { handshakeTimeoutMs: live.handshakeTimeoutMs }
