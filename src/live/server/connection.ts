@@ -54,8 +54,6 @@ export class Connection {
   lastSeen: number
   /** A refresh is being checked (a second one is 4202). */
   refreshing = false
-  /** The close code, once closed. */
-  code: number | null = null
   readonly #host: ConnectionHost
 
   constructor(
@@ -154,7 +152,6 @@ export class Connection {
   close(code: CloseCode): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
-    this.code = code
     try {
       this.ws.close(code, closeCodeName(code))
     } catch {
@@ -167,7 +164,6 @@ export class Connection {
   lost(code: number): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
-    this.code = code
     this.#host.gone(this, code)
   }
 

@@ -51,8 +51,6 @@ export class Flusher {
   #scheduled = false
   #running: Promise<void> | null = null
   #idle: (() => void)[] = []
-  /** Store round trips made (for tests and metrics). */
-  commits = 0
 
   constructor(host: FlushHost) {
     this.#host = host
@@ -128,7 +126,6 @@ export class Flusher {
     let results: boolean[] = []
     if (commits.length > 0) {
       try {
-        this.commits++
         results = await this.#host.store.commit(commits)
       } catch (err) {
         for (const i of items) {
@@ -219,7 +216,6 @@ export class Flusher {
     const commit = this.#commitOf(live, delta, now)
     if (commit !== null) {
       try {
-        this.commits++
         const [ok] = await this.#host.store.commit([commit])
         if (ok !== true) {
           this.#host.superseded(live, null)

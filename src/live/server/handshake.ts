@@ -3,8 +3,8 @@
  * session (SEC-47), or resume one with its single-use, rotating, hashed resume token (SEC-48).
  */
 
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { TOKEN_PREFIXES } from '../../core/token.ts'
+import { timingSafeEqual } from 'node:crypto'
+import { hashSecret, newId, newSecret, TOKEN_PREFIXES } from '../../core/token.ts'
 import type { BufferedMessage, Checkpoint, PeerState } from '../engine/types.ts'
 import type { LiveRecord, LiveStore } from '../live-store.ts'
 import type { Frame, HelloFrame, ResumeRequest, WelcomeFrame } from '../protocol/index.ts'
@@ -15,12 +15,12 @@ import { LiveSession } from './live-session.ts'
 
 /** A new resume token: the resume prefix and 256 bits from the CSPRNG, base64url. */
 export function newResumeToken(): string {
-  return `${TOKEN_PREFIXES.resume}${randomBytes(32).toString('base64url')}`
+  return `${TOKEN_PREFIXES.resume}${newSecret()}`
 }
 
 /** SHA-256 of a resume token, base64url: the only form the store sees (SEC-48). */
 export function hashResumeToken(token: string): string {
-  return hash('sha256', token, 'base64url')
+  return hashSecret(token)
 }
 
 /** Handles the first frame of a connection. Never throws (failures close the connection). */
@@ -106,7 +106,7 @@ async function fresh(
   const turn = mode === 'full' ? null : core.turn
   const token = newResumeToken()
   const record: LiveRecord = {
-    id: randomBytes(16).toString('base64url'),
+    id: newId(),
     sessionId: session.id,
     principal: session.principal,
     tokenHash: hashResumeToken(token),
@@ -133,10 +133,7 @@ async function fresh(
     conn.fail(4005, 'the session store is unavailable')
     return
   }
-  const live = new LiveSession(
-    { ...record, expiresAt: record.expiresAt, credentialExp: auth.exp },
-    core,
-  )
+  const live = new LiveSession({ ...record, credentialExp: auth.exp }, core)
   live.peer = core.createPeer({ mode, turn, onEvent: live.onEvent })
   live.peer.attach(0, hello.credit ?? l.initialCredit, l.initialCredit)
   core.registry.add(live)

@@ -8,6 +8,7 @@ import { isNone, none } from '../engine/empty.ts'
 import type { PeerContract, PeerEvent, Violation } from '../engine/types.ts'
 import type { LiveCommit } from '../live-store.ts'
 import type { DialogMode, JsonValue, ResyncKind, Side } from '../protocol/index.ts'
+import { fitsUtf8 } from '../protocol/payload.ts'
 import type { Connection } from './connection.ts'
 import { LiveRpcError, LiveSendError } from './errors.ts'
 import type { WheelTimer } from './timer-wheel.ts'
@@ -338,11 +339,6 @@ function payloadJson(data: unknown): string {
   return json
 }
 
-/** Whether a JSON text is over `max` UTF-8 bytes (at most 3 bytes per UTF-16 unit). */
-function overBytes(json: string, max: number): boolean {
-  return json.length * 3 > max && Buffer.byteLength(json) > max
-}
-
 /** The application's handle on a live session. */
 class Handle implements LiveSessionHandle {
   readonly #live: LiveSession
@@ -377,7 +373,7 @@ class Handle implements LiveSessionHandle {
     if (this.#live.state === 'ended') throw new LiveSendError('ended', 'the live session has ended')
     if (data === undefined) return undefined
     const json = payloadJson(data)
-    if (overBytes(json, this.#host.maxPayloadBytes))
+    if (!fitsUtf8(json, this.#host.maxPayloadBytes))
       throw new LiveSendError('too_large', 'the payload is over maxPayloadBytes')
     return json
   }

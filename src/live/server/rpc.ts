@@ -6,6 +6,7 @@
 
 import type { CallOutcome } from '../engine/types.ts'
 import type { JsonValue } from '../protocol/index.ts'
+import { fitsUtf8 } from '../protocol/payload.ts'
 import type { GatewayCore } from './core.ts'
 import { LiveRpcError } from './errors.ts'
 import type { LiveSession } from './live-session.ts'
@@ -81,7 +82,7 @@ export async function runMethod(
   }
   if (value === undefined) return { ok: true }
   const json = safeJson(value)
-  if (json === undefined || Buffer.byteLength(json) > core.limits.maxPayloadBytes) {
+  if (json === undefined || !fitsUtf8(json, core.limits.maxPayloadBytes)) {
     core.logger?.error?.(
       { liveId: live.id, method },
       'live: method result is not JSON or too large',

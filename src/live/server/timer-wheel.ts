@@ -56,9 +56,9 @@ export interface TimerWheelOptions {
 }
 
 /**
- * A hashed timer wheel: a timer due at `at` sits in slot `floor(at / tickMs) % slots`; each tick
- * visits only the slots whose time has come (a timer sits in slot `ceil(at / tickMs)`) (never every timer), and fires the entries that are
- * due (entries for a later round stay). Handshake timeouts, heartbeats, credential expiry and
+ * A hashed timer wheel: a timer due at `at` sits in slot `ceil(at / tickMs) % slots` (never
+ * before the next tick); each tick visits only the slots whose time has come (never every
+ * timer), and fires the entries that are due (entries for a later round stay). Handshake timeouts, heartbeats, credential expiry and
  * resume windows of every connection share it.
  *
  * @example

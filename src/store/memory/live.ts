@@ -252,9 +252,7 @@ export class MemoryLiveStore implements LiveStore {
       if (e.record.state !== 'ended' && e.record.expiresAt <= now) due.push(e)
     }
     due.sort((a, b) => a.record.expiresAt - b.record.expiresAt)
-    return due
-      .slice(0, n)
-      .map((e) => this.#end(e, SWEEP_REASON, { at: e.record.expiresAt, actor: 'system' }))
+    return due.slice(0, n).map((e) => this.#end(e, SWEEP_REASON, expiryContext(e.record)))
   }
 
   #end(e: Entry, reason: EndReason, context: ActionContext): LiveRecord {

@@ -512,7 +512,7 @@ export class PostgresLiveStore implements LiveStore {
 
   /** One transaction; rows another sweeper holds are skipped (SKIP LOCKED), never waited for. */
   async sweep(now: number, limit: number, purgeBefore: number): Promise<LiveRecord[]> {
-    const n = Math.min(toBatch(limit), 2 ** 31 - 1)
+    const n = toBatch(limit)
     if (n === 0) return []
     const bound = (v: number): number | string =>
       Number.isFinite(v) ? v : v < 0 ? '-9223372036854775808' : '9223372036854775807'
@@ -528,7 +528,7 @@ export class PostgresLiveStore implements LiveStore {
       const out: LiveRecord[] = []
       for (const row of due) {
         const r = toLive(row)
-        out.push(await this.#end(query, r, SWEEP_REASON, { at: r.expiresAt, actor: 'system' }))
+        out.push(await this.#end(query, r, SWEEP_REASON, expiryContext(r)))
       }
       return out
     })

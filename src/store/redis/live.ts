@@ -24,7 +24,6 @@
  * an ended record keeps the store's endedTtlMs. The principal and session indexes live at least as
  * long as their members; members whose record has gone are dropped when read. No KEYS or SCAN.
  */
-import { createHash } from 'node:crypto'
 import { ParleyError } from '../../core/errors.ts'
 import type { ActionContext, EndReason } from '../../core/session.ts'
 import type { BufferedMessage, CallOutcome, Checkpoint } from '../../live/engine/types.ts'
@@ -68,7 +67,7 @@ function malformed(): ParleyError {
 }
 
 /** The key of a live session (or of anything else named by caller text): fixed length, no syntax. */
-const keyOf = (id: string): string => createHash('sha256').update(id, 'utf8').digest('base64url')
+const keyOf: (id: string) => string = principalKey
 
 /** Milliseconds from `at` to `until` on the caller's clock, at least 1, plus the margin. */
 const ttl = (at: number, until: number): string =>

@@ -537,7 +537,7 @@ export class SqliteLiveStore implements LiveStore {
           .all(now, n) as Row[]
         return due.map((row) => {
           const r = toLive(row)
-          return this.#end(r, SWEEP_REASON, { at: r.expiresAt, actor: 'system' })
+          return this.#end(r, SWEEP_REASON, expiryContext(r))
         })
       }),
     )
