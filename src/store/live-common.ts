@@ -123,3 +123,32 @@ export const expiryContext = (r: Pick<LiveRecord, 'expiresAt'>): ActionContext =
 export function storableId(id: unknown): id is string {
   return typeof id === 'string' && id.isWellFormed() && !id.includes('\u0000')
 }
+
+/** The columns of the SQL stores' `live_sessions` table, in the order of {@link liveParams}. */
+export const LIVE_COLUMNS =
+  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, prev_token_hash'
+
+/** A record's values in {@link LIVE_COLUMNS} order (SQLite and PostgreSQL). */
+export function liveParams(r: LiveRecord): (string | number | null)[] {
+  return [
+    r.id,
+    r.sessionId,
+    r.principal,
+    r.tokenHash,
+    r.gen,
+    r.mode,
+    r.turn,
+    r.state,
+    r.createdAt,
+    r.suspendedAt,
+    r.expiresAt,
+    r.endReason,
+    r.endedAt,
+    r.outSeq,
+    r.outAcked,
+    r.outLostTo,
+    r.outLostReason,
+    r.inLast,
+    r.prevTokenHash,
+  ]
+}

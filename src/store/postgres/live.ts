@@ -29,7 +29,9 @@ import {
   applyResume,
   expiredAt,
   expiryContext,
+  LIVE_COLUMNS,
   liveEvent,
+  liveParams,
   matchToken,
   RESUME_ACTOR,
   SWEEP_REASON,
@@ -72,8 +74,7 @@ interface LiveRow {
   prev_token_hash: string | null
 }
 
-const COLUMNS =
-  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, prev_token_hash'
+const COLUMNS = LIVE_COLUMNS
 const TYPES =
   'text text text text integer text text text bigint bigint bigint text bigint bigint bigint bigint text bigint text'.split(
     ' ',
@@ -104,30 +105,6 @@ function toLive(row: LiveRow): LiveRecord {
     inLast: toInt(row.in_last),
     prevTokenHash: row.prev_token_hash ?? null,
   }
-}
-
-function liveParams(r: LiveRecord): unknown[] {
-  return [
-    r.id,
-    r.sessionId,
-    r.principal,
-    r.tokenHash,
-    r.gen,
-    r.mode,
-    r.turn,
-    r.state,
-    r.createdAt,
-    r.suspendedAt,
-    r.expiresAt,
-    r.endReason,
-    r.endedAt,
-    r.outSeq,
-    r.outAcked,
-    r.outLostTo,
-    r.outLostReason,
-    r.inLast,
-    r.prevTokenHash,
-  ]
 }
 
 function sql(q: string) {

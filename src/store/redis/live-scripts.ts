@@ -1,6 +1,6 @@
 /** @module The Lua scripts of the Redis live-session store: each write is one atomic script. */
 import { createHash } from 'node:crypto'
-import type { LuaScript } from './scripts.ts'
+import { ADD_EVENT, type LuaScript } from './scripts.ts'
 
 /**
  * ARGV[1] is the key prefix, ARGV[2] the retention TTL of ended records in ms ('0': none), ARGV[3]
@@ -8,8 +8,8 @@ import type { LuaScript } from './scripts.ts'
  * arguments (the caller's clock) and are copied as the caller's strings. A nullable argument is
  * '' for "not given", '-' for null, or '=' followed by the value.
  *
- * `add_event` writes the same stream entries as the session store's (src/store/redis/scripts.ts):
- * the same counter, streams and fields, so `events()` reads live events like any other.
+ * `add_event` is the session store's own (`ADD_EVENT` in scripts.ts): the same counter, streams
+ * and fields, so `events()` reads live events like any other.
  */
 const PREAMBLE = `
 local P = ARGV[1]
@@ -32,28 +32,7 @@ local function load()
   return r
 end
 
-local function add_event(e)
-  local seq = redis.call('INCR', P .. 'evseq')
-  local id = string.format('%d-0', seq)
-  local f = {'at', e.at, 'type', e.type}
-  local function put(k, v)
-    if v ~= nil then
-      f[#f + 1] = k
-      f[#f + 1] = v
-    end
-  end
-  put('sid', e.sid)
-  put('p', e.p)
-  put('r', e.r)
-  put('a', e.a)
-  put('ip', e.ip)
-  put('ua', e.ua)
-  put('d', e.d)
-  redis.call('XADD', P .. 'ev:p:' .. e.pk, 'MAXLEN', '~', '10000', id, unpack(f))
-  f[#f + 1] = 'pk'
-  f[#f + 1] = e.pk
-  redis.call('XADD', P .. 'ev:s:' .. e.sid, 'MAXLEN', '~', '1000', id, unpack(f))
-end
+${ADD_EVENT}
 
 -- The audit event of a live session, filed under its Parley session (see live-common.ts).
 local function live_event(r, typ, at, reason, actor, ip, ua)

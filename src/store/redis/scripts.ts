@@ -9,21 +9,11 @@ export interface LuaScript {
 }
 
 /**
- * Shared by every script. ARGV[1] is the key prefix, ARGV[2] the retention TTL of ended sessions
- * in ms ('0' for none). Times always come from the arguments, never from Redis TIME, and are copied
- * as the caller's strings so that Lua never reformats a number. A nullable argument is '' for null
- * or '=' followed by the value. Stream entries leave out fields that are null.
+ * Writes one audit event to the streams `events()` reads: the per-principal stream (`ev:p:<pk>`),
+ * the per-session stream (`ev:s:<sid>`), or the system stream when it has neither. Shared with the
+ * live-session scripts (live-scripts.ts), so every event has one format. Needs `P` in scope.
  */
-const PREAMBLE = `
-local P = ARGV[1]
-local TTL = ARGV[2]
-
-local function opt(v)
-  if v == nil or v == '' then return nil end
-  return string.sub(v, 2)
-end
-
-local function add_event(e)
+export const ADD_EVENT = `local function add_event(e)
   local seq = redis.call('INCR', P .. 'evseq')
   local id = string.format('%d-0', seq)
   local f = {'at', e.at, 'type', e.type}
@@ -54,6 +44,24 @@ local function add_event(e)
     redis.call('XADD', P .. 'ev:sys', 'MAXLEN', '~', '10000', id, unpack(f))
   end
 end
+`
+
+/**
+ * Shared by every script. ARGV[1] is the key prefix, ARGV[2] the retention TTL of ended sessions
+ * in ms ('0' for none). Times always come from the arguments, never from Redis TIME, and are copied
+ * as the caller's strings so that Lua never reformats a number. A nullable argument is '' for null
+ * or '=' followed by the value. Stream entries leave out fields that are null.
+ */
+const PREAMBLE = `
+local P = ARGV[1]
+local TTL = ARGV[2]
+
+local function opt(v)
+  if v == nil or v == '' then return nil end
+  return string.sub(v, 2)
+end
+
+${ADD_EVENT}
 
 local function event_args(i)
   return {

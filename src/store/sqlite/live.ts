@@ -30,7 +30,9 @@ import {
   applyResume,
   expiredAt,
   expiryContext,
+  LIVE_COLUMNS,
   liveEvent,
+  liveParams,
   matchToken,
   RESUME_ACTOR,
   SWEEP_REASON,
@@ -116,8 +118,7 @@ ALTER TABLE live_sessions ADD COLUMN prev_token_hash TEXT;
   },
 ]
 
-const COLUMNS =
-  'id, session_id, principal, token_hash, gen, mode, turn, state, created_at, suspended_at, expires_at, end_reason, ended_at, out_seq, out_acked, out_lost_to, out_lost_reason, in_last, prev_token_hash'
+const COLUMNS = LIVE_COLUMNS
 
 const intOrNull = (v: SQLInputValue | undefined): number | null =>
   v === null || v === undefined ? null : Number(v)
@@ -144,31 +145,6 @@ function toLive(row: Row): LiveRecord {
     inLast: Number(row.in_last),
     prevTokenHash: (row.prev_token_hash ?? null) as string | null,
   }
-}
-
-/** The record's values in COLUMNS order. */
-function liveParams(r: LiveRecord): SQLInputValue[] {
-  return [
-    r.id,
-    r.sessionId,
-    r.principal,
-    r.tokenHash,
-    r.gen,
-    r.mode,
-    r.turn,
-    r.state,
-    r.createdAt,
-    r.suspendedAt,
-    r.expiresAt,
-    r.endReason,
-    r.endedAt,
-    r.outSeq,
-    r.outAcked,
-    r.outLostTo,
-    r.outLostReason,
-    r.inLast,
-    r.prevTokenHash,
-  ]
 }
 
 function toMessage(row: Row): BufferedMessage {
